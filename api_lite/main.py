@@ -1,0 +1,52 @@
+"""api_lite: the FastAPI app. Routers are discovered in api_lite/routes/<name>.py (`router`)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+import api_lite.routes
+from api_lite import problems
+from pipelines.core.db import database_url
+
+log = logging.getLogger("api_lite")
+
+
+def create_app(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = ConnectionPool(
+            dsn or database_url(),
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=False,
+        )
+        pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            for hook in getattr(app.state, "shutdown_hooks", []):
+                hook()
+            pool.close()
+
+    app = FastAPI(
+        title="agente-disparo-agenda",
+        version="0.1.0",
+        description="Ingestão de leads, disparos e agendamentos. Autenticação: `Authorization: Bearer <chave>`.",
+        lifespan=lifespan,
+    )
+    app.state.shutdown_hooks = []
+    problems.install(app)
+    for module in sorted(pkgutil.iter_modules(api_lite.routes.__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"api_lite.routes.{module.name}")
+        app.include_router(mod.router)
+    return app

@@ -1,0 +1,67 @@
+"""RFC 9457 problem+json for every error; never a traceback, never a bare 500 page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipelines.core.errors import DisparoAgendaError
+
+log = logging.getLogger("api_lite")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DisparoAgendaError)
+    async def _domain(request: Request, exc: DisparoAgendaError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        resp = problem(exc.status_code, exc.title, exc.message, field=exc.field, instance=request.url.path)
+        if headers:
+            resp.headers.update(headers)
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            errors.append({"field": ".".join(loc) or None, "message": err.get("msg")})
+        first = errors[0] if errors else {"field": None, "message": "requisição inválida"}
+        detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
+        return problem(422, "Dados inválidos", detail, field=first["field"], errors=errors, instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "erro"
+        resp = problem(exc.status_code, _TITLES.get(exc.status_code, "Erro"), detail, instance=request.url.path)
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("erro inesperado em %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem(500, "Erro interno", "erro interno inesperado; tente novamente", instance=request.url.path)
+
+
+_TITLES = {
+    400: "Requisição inválida",
+    401: "Não autorizado",
+    404: "Não encontrado",
+    405: "Método não permitido",
+    409: "Conflito",
+    413: "Conteúdo grande demais",
+    415: "Tipo de mídia não suportado",
+    422: "Dados inválidos",
+}

@@ -1,0 +1,64 @@
+"""The `disparo-agenda` command. Subcommands live in pipelines/commands/<name>.py, each with
+`register(subparsers)`; handlers return an exit code. Errors are one line on stderr, never a traceback
+(set DISPARO_AGENDA_DEBUG=1 to see one)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import traceback
+
+import psycopg
+
+import pipelines.commands
+from pipelines.core.errors import DisparoAgendaError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="disparo-agenda",
+        description="Ingestão de planilhas de leads, disparos (WhatsApp/e-mail) e agendamentos.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMANDO")
+    sub.required = True
+    modules = sorted(
+        (importlib.import_module(f"pipelines.commands.{m.name}") for m in pkgutil.iter_modules(pipelines.commands.__path__)),
+        key=lambda mod: (getattr(mod, "ORDER", 50), mod.__name__),
+    )
+    for module in modules:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrompido", file=sys.stderr)
+        return 130
+    except DisparoAgendaError as exc:
+        print(f"erro: {exc.message}", file=sys.stderr)
+        return 2 if exc.status_code < 500 else 1
+    except psycopg.Error as exc:
+        _debug()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"erro de banco de dados: {first}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # last resort: one line, not a traceback
+        _debug()
+        print(f"erro inesperado ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return 1
+
+
+def _debug() -> None:
+    if os.environ.get("DISPARO_AGENDA_DEBUG"):
+        traceback.print_exc()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

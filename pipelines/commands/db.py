@@ -1,0 +1,61 @@
+"""`db migrate`, `db url`, `db stop`."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipelines.core.db import database_url
+from pipelines.core.migrate import migrate
+from pipelines.core.settings import Settings
+
+ORDER = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    db = sub.add_parser("db", help="banco de dados: migrações e servidor embutido")
+    dbsub = db.add_subparsers(dest="db_command", metavar="AÇÃO")
+    dbsub.required = True
+    p = dbsub.add_parser("migrate", help="aplica as migrações pendentes de sql/ (idempotente)")
+    p.set_defaults(func=_migrate)
+    p = dbsub.add_parser("url", help="mostra a URL de conexão em uso (inicia o servidor embutido se preciso)")
+    p.set_defaults(func=_url)
+    p = dbsub.add_parser("stop", help="para o PostgreSQL embutido (sem efeito com DATABASE_URL)")
+    p.set_defaults(func=_stop)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    applied = migrate()
+    if applied:
+        for name in applied:
+            print(f"aplicada: {name}")
+    else:
+        print("banco atualizado: nenhuma migração pendente")
+    return 0
+
+
+def _url(args: argparse.Namespace) -> int:
+    print(database_url())
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if settings.database_url:
+        print("DATABASE_URL definido: nada a parar")
+        return 0
+    pgdata = settings.home / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        print("o PostgreSQL embutido não está rodando")
+        return 0
+    import subprocess
+
+    from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+
+    cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    import os
+
+    if os.geteuid() == 0:
+        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(cmd)]
+    subprocess.run(cmd, check=False, capture_output=True)
+    print(f"PostgreSQL embutido parado ({pgdata})")
+    return 0

@@ -1,0 +1,133 @@
+"""`tenant create|list|show|set|key-create|key-revoke|key-list`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pipelines.core import tenants
+from pipelines.core.db import connection
+
+ORDER = 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("tenant", help="tenants (empresas) e chaves de API")
+    tsub = t.add_subparsers(dest="tenant_command", metavar="AÇÃO")
+    tsub.required = True
+
+    p = tsub.add_parser("create", help="cria um tenant e mostra sua chave de API (uma única vez)")
+    p.add_argument("slug")
+    p.add_argument("--nome")
+    p.add_argument("--timezone", default="America/Sao_Paulo")
+    p.add_argument("--json", action="store_true", help='imprime {"tenant_id", "slug", "api_key"}')
+    p.set_defaults(func=_create)
+
+    p = tsub.add_parser("list", help="lista os tenants")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_list)
+
+    p = tsub.add_parser("show", help="mostra as configurações de um tenant")
+    p.add_argument("slug")
+    p.set_defaults(func=_show)
+
+    p = tsub.add_parser("set", help="altera configurações (fuso, janela de envio, limites, canal da equipe)")
+    p.add_argument("slug")
+    p.add_argument("--nome")
+    p.add_argument("--timezone")
+    p.add_argument("--janela-envio", help='JSON, ex.: \'{"seg": [["08:00","20:00"]], "sab": [["08:00","14:00"]]}\'; "null" remove')
+    p.add_argument("--rate-limit-whatsapp", type=float, help="mensagens/s")
+    p.add_argument("--rate-limit-email", type=float, help="mensagens/s")
+    p.add_argument("--lembrete-minutos", type=int, dest="lembrete_minutos_padrao")
+    p.add_argument("--equipe-canal", choices=["email", "whatsapp"])
+    p.add_argument("--equipe-destino")
+    p.set_defaults(func=_set)
+
+    p = tsub.add_parser("key-create", help="cria mais uma chave de API")
+    p.add_argument("slug")
+    p.add_argument("--nome")
+    p.set_defaults(func=_key_create)
+
+    p = tsub.add_parser("key-revoke", help="revoga uma chave (pelo prefixo ou pela chave inteira)")
+    p.add_argument("slug")
+    p.add_argument("chave")
+    p.set_defaults(func=_key_revoke)
+
+    p = tsub.add_parser("key-list", help="lista as chaves (só os prefixos)")
+    p.add_argument("slug")
+    p.set_defaults(func=_key_list)
+
+
+def _create(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        tenant, key = tenants.create_tenant(conn, args.slug, args.nome, timezone=args.timezone)
+    if args.json:
+        print(json.dumps({"tenant_id": str(tenant.id), "slug": tenant.slug, "api_key": key}))
+    else:
+        print(f"tenant_id: {tenant.id}")
+        print(f"slug:      {tenant.slug}")
+        print(f"api_key:   {key}")
+        print("guarde a chave agora: ela não será mostrada de novo")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        rows = tenants.list_tenants(conn)
+    if args.json:
+        print(json.dumps([t.as_dict() for t in rows], ensure_ascii=False))
+    else:
+        for t in rows:
+            print(f"{t.slug:<24} {t.id}  {t.nome}  ({t.timezone})")
+        if not rows:
+            print("nenhum tenant; crie com `disparo-agenda tenant create SLUG`")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        print(json.dumps(tenants.get_tenant_by_slug(conn, args.slug).as_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _set(args: argparse.Namespace) -> int:
+    changes = {
+        k: getattr(args, k)
+        for k in (
+            "nome", "timezone", "rate_limit_whatsapp", "rate_limit_email",
+            "lembrete_minutos_padrao", "equipe_canal", "equipe_destino",
+        )
+        if getattr(args, k) is not None
+    }  # fmt: skip
+    if args.janela_envio is not None:
+        try:
+            changes["janela_envio"] = json.loads(args.janela_envio)
+        except json.JSONDecodeError as exc:
+            from pipelines.core.errors import ValidationError
+
+            raise ValidationError(f"--janela-envio não é JSON válido: {exc.msg}") from exc
+    with connection() as conn:
+        tenant = tenants.update_tenant(conn, args.slug, **changes)
+    print(json.dumps(tenant.as_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _key_create(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        print(tenants.create_api_key(conn, args.slug, args.nome))
+    return 0
+
+
+def _key_revoke(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        tenants.revoke_api_key(conn, args.slug, args.chave)
+    print("chave revogada")
+    return 0
+
+
+def _key_list(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        for k in tenants.list_api_keys(conn, args.slug):
+            estado = f"revogada em {k['revogada_em']:%Y-%m-%d %H:%M}" if k["revogada_em"] else "ativa"
+            print(f"dak_{k['prefixo']}_…  {k['nome'] or '':<12} criada {k['created_at']:%Y-%m-%d}  {estado}")
+    return 0

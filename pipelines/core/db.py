@@ -1,0 +1,74 @@
+"""Connections: DATABASE_URL when set, else one embedded PostgreSQL (pgserver) under DISPARO_AGENDA_HOME."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+from pipelines.core.errors import ConfigError
+from pipelines.core.settings import Settings
+
+_embedded_lock = threading.Lock()
+_embedded_uri: dict[Path, str] = {}
+
+
+def embedded_url(home: Path) -> str:
+    """Start (or join) the embedded server. It keeps running after this process exits so that the
+    CLI, api_lite and Dagster processes all share it; `disparo-agenda db stop` stops it."""
+    pgdata = home / "pg"
+    with _embedded_lock:
+        if pgdata in _embedded_uri:
+            return _embedded_uri[pgdata]
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(home / "run"))
+        (home / "run").mkdir(exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.getLogger("pgserver").setLevel(logging.WARNING)
+            import pgserver
+
+            try:
+                server = pgserver.get_server(pgdata, cleanup_mode=None)
+            except Exception as exc:  # pgserver raises plain exceptions with a log path
+                raise ConfigError(f"não foi possível iniciar o PostgreSQL embutido em {pgdata}: {exc}") from exc
+        uri = server.get_uri()
+        _embedded_uri[pgdata] = uri
+        return uri
+
+
+def database_url(settings: Settings | None = None) -> str:
+    settings = settings or Settings.from_env()
+    if settings.database_url:
+        return settings.database_url
+    return embedded_url(settings.home)
+
+
+def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection with dict rows. Callers own transactions (`with conn.transaction():`)."""
+    url = url or database_url()
+    try:
+        return psycopg.connect(url, row_factory=dict_row, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"não foi possível conectar ao PostgreSQL: {_first_line(exc)}") from exc
+
+
+@contextmanager
+def connection(url: str | None = None) -> Iterator[psycopg.Connection]:
+    """Autocommit connection, closed on exit; wrap writes in `conn.transaction()`."""
+    conn = connect(url, autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

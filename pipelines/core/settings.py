@@ -1,0 +1,53 @@
+"""Settings read from the environment at call time (never at import time, so nothing is baked in)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    mcp_whatsapp_endpoint: str | None
+    mcp_email_endpoint: str | None
+    mcp_calendar_endpoint: str | None
+    mcp_token: str | None
+    max_upload_bytes: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(_env("DISPARO_AGENDA_HOME") or "./.data").resolve()
+        return cls(
+            home=home,
+            database_url=_env("DATABASE_URL"),
+            mcp_whatsapp_endpoint=_env("MCP_WHATSAPP_ENDPOINT"),
+            mcp_email_endpoint=_env("MCP_EMAIL_ENDPOINT"),
+            mcp_calendar_endpoint=_env("MCP_CALENDAR_ENDPOINT"),
+            mcp_token=_env("MCP_TOKEN"),
+            max_upload_bytes=int(_env("DISPARO_AGENDA_MAX_UPLOAD_MB") or "200") * 1024 * 1024,
+        )
+
+    @property
+    def inbox_dir(self) -> Path:
+        """File-drop folder: inbox/<tenant-slug>/file.xlsx."""
+        return self.home / "inbox"
+
+    @property
+    def arquivos_dir(self) -> Path:
+        """Content-addressed store of every ingested file."""
+        return self.home / "arquivos"
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(_env("DAGSTER_HOME") or self.home / "dagster").resolve()
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Settings(home={self.home!s}, database_url={'set' if self.database_url else 'embedded'})"

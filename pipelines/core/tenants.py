@@ -1,0 +1,247 @@
+"""Tenants and their API keys. Keys are shown once and stored only as sha256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pipelines.core.errors import AuthError, ConflictError, NotFoundError, ValidationError
+
+KEY_PREFIX = "dak"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+WEEKDAYS = ("seg", "ter", "qua", "qui", "sex", "sab", "dom")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: UUID
+    slug: str
+    nome: str
+    timezone: str = "America/Sao_Paulo"
+    janela_envio: dict[str, list[list[str]]] | None = None
+    rate_limit_whatsapp: float = 80.0
+    rate_limit_email: float = 50.0
+    lembrete_minutos_padrao: int = 30
+    equipe_canal: str | None = None
+    equipe_destino: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Tenant:
+        return cls(
+            id=row["id"],
+            slug=row["slug"],
+            nome=row["nome"],
+            timezone=row["timezone"],
+            janela_envio=row["janela_envio"],
+            rate_limit_whatsapp=float(row["rate_limit_whatsapp"]),
+            rate_limit_email=float(row["rate_limit_email"]),
+            lembrete_minutos_padrao=row["lembrete_minutos_padrao"],
+            equipe_canal=row["equipe_canal"],
+            equipe_destino=row["equipe_destino"],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tenant_id": str(self.id),
+            "slug": self.slug,
+            "nome": self.nome,
+            "timezone": self.timezone,
+            "janela_envio": self.janela_envio,
+            "rate_limit_whatsapp": self.rate_limit_whatsapp,
+            "rate_limit_email": self.rate_limit_email,
+            "lembrete_minutos_padrao": self.lembrete_minutos_padrao,
+            "equipe_canal": self.equipe_canal,
+            "equipe_destino": self.equipe_destino,
+        }
+
+
+_TENANT_COLUMNS = (
+    "id, slug, nome, timezone, janela_envio, rate_limit_whatsapp, rate_limit_email, "
+    "lembrete_minutos_padrao, equipe_canal, equipe_destino"
+)
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key() -> tuple[str, str]:
+    prefix = secrets.token_hex(6)
+    return prefix, f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def validate_slug(slug: str) -> str:
+    if not _SLUG.match(slug or ""):
+        raise ValidationError(
+            f"slug inválido {slug!r}: use letras minúsculas, dígitos, '-' ou '_' (até 63)", field="slug"
+        )
+    return slug
+
+
+def validate_janela(janela: Any) -> dict[str, list[list[str]]] | None:
+    """A send window: {"seg": [["08:00","20:00"]], ...}; missing days have no window (closed)."""
+    if janela is None:
+        return None
+    if not isinstance(janela, dict) or not set(janela) <= set(WEEKDAYS):
+        raise ValidationError(f"janela_envio deve ter as chaves {', '.join(WEEKDAYS)}", field="janela_envio")
+    hhmm = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+    for dia, faixas in janela.items():
+        for faixa in faixas:
+            if len(faixa) != 2 or not all(hhmm.match(x) for x in faixa) or faixa[0] >= faixa[1]:
+                raise ValidationError(
+                    f"janela_envio[{dia}]: faixa inválida {faixa!r}, use ['HH:MM', 'HH:MM'] com início < fim",
+                    field="janela_envio",
+                )
+    return janela
+
+
+def create_tenant(
+    conn: psycopg.Connection, slug: str, nome: str | None = None, *, timezone: str = "America/Sao_Paulo"
+) -> tuple[Tenant, str]:
+    """Create a tenant and its first API key; returns (tenant, key). The key is not recoverable."""
+    validate_slug(slug)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"fuso horário desconhecido: {timezone!r}", field="timezone") from exc
+    with conn.transaction():
+        try:
+            row = conn.execute(
+                f"INSERT INTO tenants (slug, nome, timezone, webhook_secret) VALUES (%s, %s, %s, %s) "
+                f"RETURNING {_TENANT_COLUMNS}",
+                (slug, nome or slug, timezone, secrets.token_hex(32)),
+            ).fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConflictError(f"o tenant {slug!r} já existe", field="slug") from exc
+        tenant = Tenant.from_row(row)
+        key = _insert_key(conn, tenant.id, "inicial")
+    return tenant, key
+
+
+def _insert_key(conn: psycopg.Connection, tenant_id: UUID, nome: str | None) -> str:
+    prefix, key = _new_key()
+    conn.execute(
+        "INSERT INTO api_keys (tenant_id, prefixo, hash, nome) VALUES (%s, %s, %s, %s)",
+        (tenant_id, prefix, _hash_key(key), nome),
+    )
+    return key
+
+
+def create_api_key(conn: psycopg.Connection, slug: str, nome: str | None = None) -> str:
+    tenant = get_tenant_by_slug(conn, slug)
+    with conn.transaction():
+        return _insert_key(conn, tenant.id, nome)
+
+
+def revoke_api_key(conn: psycopg.Connection, slug: str, prefixo: str) -> None:
+    """Revoke by the key's public prefix (the part after `dak_`), or by the whole key."""
+    tenant = get_tenant_by_slug(conn, slug)
+    parts = prefixo.split("_")
+    if len(parts) >= 3 and parts[0] == KEY_PREFIX:
+        prefixo = parts[1]
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE api_keys SET revogada_em = now() WHERE tenant_id = %s AND prefixo = %s AND revogada_em IS NULL",
+            (tenant.id, prefixo),
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"chave {prefixo!r} não encontrada (ou já revogada) no tenant {slug!r}")
+
+
+def list_api_keys(conn: psycopg.Connection, slug: str) -> list[dict[str, Any]]:
+    tenant = get_tenant_by_slug(conn, slug)
+    return conn.execute(
+        "SELECT prefixo, nome, created_at, revogada_em, ultimo_uso_em FROM api_keys "
+        "WHERE tenant_id = %s ORDER BY created_at",
+        (tenant.id,),
+    ).fetchall()
+
+
+def list_tenants(conn: psycopg.Connection) -> list[Tenant]:
+    rows = conn.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE ativo ORDER BY slug").fetchall()
+    return [Tenant.from_row(r) for r in rows]
+
+
+def get_tenant_by_slug(conn: psycopg.Connection, slug: str) -> Tenant:
+    row = conn.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug = %s AND ativo", (slug,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"tenant desconhecido: {slug!r} (crie com `disparo-agenda tenant create {slug}`)")
+    return Tenant.from_row(row)
+
+
+def get_tenant(conn: psycopg.Connection, tenant_id: UUID | str) -> Tenant:
+    row = conn.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"tenant {tenant_id} não encontrado")
+    return Tenant.from_row(row)
+
+
+def get_webhook_secret(conn: psycopg.Connection, tenant_id: UUID | str) -> str:
+    row = conn.execute("SELECT webhook_secret FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"tenant {tenant_id} não encontrado")
+    return row["webhook_secret"]
+
+
+_SETTABLE = {
+    "nome", "timezone", "janela_envio", "rate_limit_whatsapp", "rate_limit_email",
+    "lembrete_minutos_padrao", "equipe_canal", "equipe_destino",
+}  # fmt: skip
+
+
+def update_tenant(conn: psycopg.Connection, slug: str, **changes: Any) -> Tenant:
+    """Change tenant settings (time zone, send window, rate limits, team channel)."""
+    tenant = get_tenant_by_slug(conn, slug)
+    unknown = set(changes) - _SETTABLE
+    if unknown:
+        raise ValidationError(f"campo desconhecido: {', '.join(sorted(unknown))}")
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError(f"fuso horário desconhecido: {changes['timezone']!r}", field="timezone") from exc
+    if "janela_envio" in changes:
+        changes["janela_envio"] = Jsonb(validate_janela(changes["janela_envio"]))
+    if not changes:
+        return tenant
+    sets = ", ".join(f"{k} = %s" for k in changes)
+    with conn.transaction():
+        try:
+            row = conn.execute(
+                f"UPDATE tenants SET {sets}, updated_at = now() WHERE id = %s RETURNING {_TENANT_COLUMNS}",
+                (*changes.values(), tenant.id),
+            ).fetchone()
+        except psycopg.errors.CheckViolation as exc:
+            raise ValidationError(f"valor inválido: {str(exc).splitlines()[0]}") from exc
+    return Tenant.from_row(row)
+
+
+def authenticate(conn: psycopg.Connection, key: str | None) -> Tenant:
+    """Find the tenant of an API key; constant-time hash comparison; revoked keys fail."""
+    parts = (key or "").split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        raise AuthError("chave de API ausente ou malformada (use 'Authorization: Bearer dak_...')")
+    row = conn.execute(
+        f"SELECT k.id AS key_id, k.hash, k.revogada_em, {', '.join('t.' + c.strip() for c in _TENANT_COLUMNS.split(','))} "
+        "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.prefixo = %s AND t.ativo",
+        (parts[1],),
+    ).fetchone()
+    expected = row["hash"] if row else _hash_key("absent")
+    valid = hmac.compare_digest(expected, _hash_key(key or ""))
+    if row is None or not valid or row["revogada_em"] is not None:
+        raise AuthError("chave de API inválida ou revogada")
+    return Tenant.from_row(row)

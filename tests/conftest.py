@@ -1,0 +1,143 @@
+"""Real PostgreSQL for every test that needs one: TEST_DATABASE_URL when set, else an embedded server
+under .data/pgtest. Migrations run once into a template database; each test gets a fresh copy
+(CREATE DATABASE … TEMPLATE), so tests are isolated and fast."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from pipelines.core.db import embedded_url
+from pipelines.core.migrate import migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _server_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return embedded_url(ROOT / ".data" / "pgtest")
+
+
+def _with_db(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url: str) -> Iterator[str]:
+    name = f"dat_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    migrate(_with_db(pg_server_url, name))
+    yield name
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fresh_database(pg_server_url: str, template: str | None) -> tuple[str, str]:
+    name = f"dat_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        if template:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        else:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    return name, _with_db(pg_server_url, name)
+
+
+def drop_database(pg_server_url: str, name: str) -> None:
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server_url: str, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated database of this test's own; DATABASE_URL points at it for code under test."""
+    name, url = fresh_database(pg_server_url, template_db)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database (no migrations applied)."""
+    name, url = fresh_database(pg_server_url, None)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    from pipelines.core.db import connect
+
+    c = connect(database_url, autocommit=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def make_tenant(conn: psycopg.Connection):
+    """Factory: make_tenant("acme") -> {"tenant": Tenant, "id", "slug", "api_key", "headers"}."""
+    from pipelines.core.tenants import create_tenant
+
+    def _make(slug: str = "acme", **kwargs: Any) -> dict[str, Any]:
+        tenant, key = create_tenant(conn, slug, **kwargs)
+        return {
+            "tenant": tenant,
+            "id": tenant.id,
+            "slug": slug,
+            "api_key": key,
+            "headers": {"Authorization": f"Bearer {key}"},
+        }
+
+    return _make
+
+
+@pytest.fixture
+def tenant(make_tenant) -> dict[str, Any]:
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def other_tenant(make_tenant) -> dict[str, Any]:
+    return make_tenant("outra")
+
+
+@pytest.fixture
+def api_client(database_url: str):
+    """FastAPI TestClient over the real app and a real database (lifespan runs)."""
+    from fastapi.testclient import TestClient
+
+    from api_lite.main import create_app
+
+    with TestClient(create_app(database_url, max_size=4)) as client:
+        yield client
+
+
+@pytest.fixture
+def cli(database_url: str, capsys: pytest.CaptureFixture[str]):
+    """Run the CLI in-process: cli("tenant", "list") -> (exit_code, stdout, stderr)."""
+    from pipelines.cli import main
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run

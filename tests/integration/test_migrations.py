@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pipelines.core.errors import ConfigError
+from pipelines.core.migrate import SQL_DIR, load_migrations, migrate
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as c:
+        rows = c.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_migrate_twice_applies_once(empty_database_url: str) -> None:
+    first = migrate(empty_database_url)
+    assert first == [m.name for m in load_migrations()]
+    assert migrate(empty_database_url) == []
+    expected = {
+        "tenants", "api_keys", "leads", "lead_telefones", "lead_emails", "ingest_jobs", "ingest_rejeicoes",
+        "disparos", "disparos_dlq", "agendamentos", "templates", "optouts", "schema_migrations",
+    }  # fmt: skip
+    assert expected <= _tables(empty_database_url)
+
+
+def _run_migrate(url: str, q: mp.Queue) -> None:
+    try:
+        q.put(("ok", migrate(url)))
+    except Exception as exc:  # pragma: no cover - reported to the parent
+        q.put(("err", repr(exc)))
+
+
+def test_concurrent_migrate_is_safe(empty_database_url: str) -> None:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_run_migrate, args=(empty_database_url, q)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert all(kind == "ok" for kind, _ in results), results
+    applied = [names for _, names in results]
+    total = len(load_migrations())
+    # exactly one process applied everything; the others found nothing pending
+    assert sorted(len(a) for a in applied) == [0] * (len(procs) - 1) + [total]
+    with psycopg.connect(empty_database_url) as c:
+        assert c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == total
+
+
+def test_changed_applied_migration_is_refused(empty_database_url: str, tmp_path: Path) -> None:
+    for src in sorted(SQL_DIR.glob("[0-9]*.sql")):
+        (tmp_path / src.name).write_text(src.read_text())
+    migrate(empty_database_url, tmp_path)
+    first = sorted(tmp_path.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(ConfigError, match="já aplicada foi alterada"):
+        migrate(empty_database_url, tmp_path)
+
+
+def test_failed_migration_leaves_nothing(empty_database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_ok.sql").write_text("CREATE TABLE a (x int);")
+    (tmp_path / "0002_bad.sql").write_text("CREATE TABLE b (x int); SELEC broken;")
+    with pytest.raises(ConfigError, match="0002_bad.sql falhou"):
+        migrate(empty_database_url, tmp_path)
+    assert not ({"a", "b", "schema_migrations"} & _tables(empty_database_url))
