@@ -39,12 +39,16 @@ def install(app: FastAPI) -> None:
             errors.append({"field": ".".join(loc) or None, "message": err.get("msg")})
         first = errors[0] if errors else {"field": None, "message": "requisição inválida"}
         detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
-        return problem(422, "Dados inválidos", detail, field=first["field"], errors=errors, instance=request.url.path)
+        return problem(
+            422, "Dados inválidos", detail, field=first["field"], errors=errors, instance=request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "erro"
-        resp = problem(exc.status_code, _TITLES.get(exc.status_code, "Erro"), detail, instance=request.url.path)
+        resp = problem(
+            exc.status_code, _TITLES.get(exc.status_code, "Erro"), detail, instance=request.url.path
+        )
         if exc.headers:
             resp.headers.update(exc.headers)
         return resp
@@ -52,7 +56,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("erro inesperado em %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return problem(500, "Erro interno", "erro interno inesperado; tente novamente", instance=request.url.path)
+        return problem(
+            500, "Erro interno", "erro interno inesperado; tente novamente", instance=request.url.path
+        )
 
 
 _TITLES = {

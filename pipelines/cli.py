@@ -25,7 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMANDO")
     sub.required = True
     modules = sorted(
-        (importlib.import_module(f"pipelines.commands.{m.name}") for m in pkgutil.iter_modules(pipelines.commands.__path__)),
+        (
+            importlib.import_module(f"pipelines.commands.{m.name}")
+            for m in pkgutil.iter_modules(pipelines.commands.__path__)
+        ),
         key=lambda mod: (getattr(mod, "ORDER", 50), mod.__name__),
     )
     for module in modules:

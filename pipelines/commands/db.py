@@ -48,8 +48,11 @@ def _stop(args: argparse.Namespace) -> int:
         print("o PostgreSQL embutido não está rodando")
         return 0
     import subprocess
+    import warnings
 
-    from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
 
     cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
     import os

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -35,10 +36,17 @@ def embedded_url(home: Path) -> str:
             logging.getLogger("pgserver").setLevel(logging.WARNING)
             import pgserver
 
-            try:
-                server = pgserver.get_server(pgdata, cleanup_mode=None)
-            except Exception as exc:  # pgserver raises plain exceptions with a log path
-                raise ConfigError(f"não foi possível iniciar o PostgreSQL embutido em {pgdata}: {exc}") from exc
+            # pgserver's own lock does not cover creating pgdata: serialize first start across processes.
+            with open(home / ".pg.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    server = pgserver.get_server(pgdata, cleanup_mode=None)
+                except Exception as exc:  # pgserver raises plain exceptions with a log path
+                    raise ConfigError(
+                        f"não foi possível iniciar o PostgreSQL embutido em {pgdata}: {exc}"
+                    ) from exc
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
         uri = server.get_uri()
         _embedded_uri[pgdata] = uri
         return uri

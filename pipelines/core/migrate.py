@@ -77,7 +77,9 @@ def migrate(url: str | None = None, sql_dir: Path = SQL_DIR) -> list[str]:
                 try:
                     conn.execute(m.sql.encode())
                 except psycopg.Error as exc:
-                    raise ConfigError(f"a migração {m.name} falhou: {str(exc).strip().splitlines()[0]}") from exc
+                    raise ConfigError(
+                        f"a migração {m.name} falhou: {str(exc).strip().splitlines()[0]}"
+                    ) from exc
                 conn.execute(
                     "INSERT INTO schema_migrations (version, nome, checksum) VALUES (%s, %s, %s)",
                     (m.version, m.name, m.checksum),

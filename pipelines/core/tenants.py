@@ -213,7 +213,9 @@ def update_tenant(conn: psycopg.Connection, slug: str, **changes: Any) -> Tenant
         try:
             ZoneInfo(changes["timezone"])
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError(f"fuso horário desconhecido: {changes['timezone']!r}", field="timezone") from exc
+            raise ValidationError(
+                f"fuso horário desconhecido: {changes['timezone']!r}", field="timezone"
+            ) from exc
     if "janela_envio" in changes:
         changes["janela_envio"] = Jsonb(validate_janela(changes["janela_envio"]))
     if not changes:
