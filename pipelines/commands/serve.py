@@ -61,7 +61,16 @@ def _dev(args: argparse.Namespace) -> int:
     bin_dir = Path(sys.executable).parent
     procs = [
         subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)],
+            [
+                str(bin_dir / "dagster"),
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-h",
+                args.host,
+                "-p",
+                str(args.port),
+            ],
             env=env,
             cwd=ROOT,
         ),
@@ -71,7 +80,9 @@ def _dev(args: argparse.Namespace) -> int:
             cwd=ROOT,
         ),
     ]
-    print(f"Dagster UI: http://{args.host}:{args.port}   API: http://{args.host}:{args.api_port}/docs   (Ctrl-C para parar)")
+    print(
+        f"Dagster UI: http://{args.host}:{args.port}   API: http://{args.host}:{args.api_port}/docs   (Ctrl-C para parar)"
+    )
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("slug")
     p.add_argument("--nome")
     p.add_argument("--timezone")
-    p.add_argument("--janela-envio", help='JSON, ex.: \'{"seg": [["08:00","20:00"]], "sab": [["08:00","14:00"]]}\'; "null" remove')
+    p.add_argument(
+        "--janela-envio",
+        help='JSON, ex.: \'{"seg": [["08:00","20:00"]], "sab": [["08:00","14:00"]]}\'; "null" remove',
+    )
     p.add_argument("--rate-limit-whatsapp", type=float, help="mensagens/s")
     p.add_argument("--rate-limit-email", type=float, help="mensagens/s")
     p.add_argument("--lembrete-minutos", type=int, dest="lembrete_minutos_padrao")
