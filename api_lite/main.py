@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 import api_lite.routes
 from api_lite import problems
 from pipelines.core.db import database_url
+from pipelines.core.logs import configure_logging
 
 log = logging.getLogger("api_lite")
 
@@ -29,6 +30,7 @@ def create_app(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10)
             kwargs={"row_factory": dict_row, "autocommit": True},
             open=False,
         )
+        configure_logging()
         pool.open(wait=True, timeout=30)
         app.state.pool = pool
         try:
