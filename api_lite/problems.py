@@ -36,6 +36,8 @@ def install(app: FastAPI) -> None:
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            if str(err.get("type", "")).startswith("json"):
+                loc = []  # a body that is not JSON at all: no field to name
             errors.append({"field": ".".join(loc) or None, "message": err.get("msg")})
         first = errors[0] if errors else {"field": None, "message": "requisição inválida"}
         detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])

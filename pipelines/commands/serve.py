@@ -57,6 +57,7 @@ def _dev(args: argparse.Namespace) -> int:
     env["DATABASE_URL"] = database_url(settings)  # one server for every child process
     env["DAGSTER_HOME"] = str(dagster_home(settings))
     env.setdefault("DISPARO_AGENDA_HOME", str(settings.home))
+    env.setdefault("DISPARO_AGENDA_INGEST_INLINE", "0")  # under dev, the Dagster sensor runs API uploads
     migrate(env["DATABASE_URL"])
     bin_dir = Path(sys.executable).parent
     procs = [

@@ -1,0 +1,27 @@
+"""Delivery confirmations from the MCP servers. No Bearer auth: the body is signed with the tenant's
+webhook secret (X-MCP-Signature: sha256=<hex HMAC>), verified in constant time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from pipelines.core import webhooks
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _apply(pool: Any, body: bytes, signature: str | None) -> dict[str, Any]:
+    with pool.connection() as conn:
+        return webhooks.apply_receipt(conn, body, signature)
+
+
+@router.post("/mcp/status")
+async def mcp_status(request: Request) -> dict[str, Any]:
+    """delivered/read -> confirmado, failed -> erro; never backwards; repeats are no-ops.
+    401 bad signature, 404 unknown messageId (the sender retries), 422 malformed body."""
+    body = await request.body()  # the raw bytes are what was signed
+    signature = request.headers.get(webhooks.SIGNATURE_HEADER)
+    return await run_in_threadpool(_apply, request.app.state.pool, body, signature)

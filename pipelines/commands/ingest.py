@@ -1,0 +1,85 @@
+"""`ingest FILE --tenant SLUG [--sheet Leads] [--json]`: synchronous ingest with a progress bar on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from pipelines.core import tenants
+from pipelines.core.db import connection, database_url
+from pipelines.core.errors import ValidationError
+from pipelines.core.filestore import store_file
+from pipelines.core.ingest import check_supported, create_job, run_job
+from pipelines.core.settings import Settings
+
+ORDER = 3
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="ingere uma planilha de leads (.xlsx, .xlsm, .xls, .ods, .csv)")
+    p.add_argument("file", metavar="ARQUIVO")
+    p.add_argument("--tenant", required=True, metavar="SLUG")
+    p.add_argument("--sheet", default="Leads", metavar="ABA", help="aba da planilha (padrão: Leads)")
+    p.add_argument(
+        "--json", action="store_true", help="imprime o documento do job (como GET /ingest/leads/jobs/{id})"
+    )
+    p.set_defaults(func=_ingest)
+
+
+class ProgressBar:
+    """A plain-text bar on stderr, redrawn at most every 0.2 s (and always at the end)."""
+
+    def __init__(self, stream=None, width: int = 30) -> None:
+        # sys.stderr looked up now, not at import: it may have been replaced since (pytest capture)
+        self.stream, self.width, self._last, self._done = stream or sys.stderr, width, 0.0, False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._done:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.2:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        filled = int(frac * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {frac:4.0%} {done:,}/{total:,} linhas".replace(",", "."))
+        if done >= total:
+            self._done = True
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    src = Path(args.file)
+    check_supported(src.name)
+    if not src.is_file():
+        raise ValidationError(f"arquivo não encontrado: {src}", field="arquivo")
+    settings = Settings.from_env()
+    url = database_url(settings)
+    with connection(url) as conn:
+        tenant = tenants.get_tenant_by_slug(conn, args.tenant)
+        stored, sha = store_file(settings, src, src.name)
+        job_id = create_job(
+            conn, tenant.id, src.name, str(stored), aba=args.sheet, origem="cli", arquivo_sha256=sha
+        )
+    doc = run_job(url, job_id, progress=ProgressBar())
+    if args.json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    elif doc["status"] == "concluido":
+        print(
+            f"job {doc['job_id']} concluído: {doc['linhas_processadas']} linhas, "
+            f"{doc['leads_criados']} leads criados, {doc['leads_atualizados']} atualizados, "
+            f"{doc['telefones_criados']} telefones, {doc['emails_criados']} e-mails, "
+            f"{doc['linhas_rejeitadas']} linhas rejeitadas"
+        )
+        for erro in doc["erros"]:
+            linhas = ", ".join(map(str, erro["primeiras_linhas"]))
+            print(f"  rejeitadas: {erro['quantidade']} × {erro['motivo']} (linhas {linhas}…)")
+    if doc["status"] != "concluido":
+        print(f"erro: job {doc['job_id']} falhou: {doc['mensagem_erro']}", file=sys.stderr)
+        return 1
+    return 0

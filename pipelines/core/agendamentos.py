@@ -1,0 +1,548 @@
+"""Agendamentos (seed 3.5 / 6): callbacks and meetings with a lead, always scoped to one tenant.
+
+Status machine: ``pendente → realizado | cancelado`` (anything else is a 409). Rescheduling keeps the row
+``pendente`` and bumps ``versao``, which is part of every reminder's idempotency key, so reminders of the
+old time are never sent. Every change marks the calendar sync ``pendente`` (see pipelines/core/calendar.py).
+
+The lead is ``agendado`` while it has a pending agendamento; when the last one ends it goes back to the
+status it had before (``lead_status_anterior``, ``novo`` when unknown). Leads already ``convertido`` or
+``descartado`` keep their status: an agendamento does not undo an outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import psycopg
+from email_validator import EmailNotValidError, validate_email
+from psycopg.types.json import Jsonb
+
+from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.leads import parse_uuid
+from pipelines.core.tenants import Tenant
+
+TIPOS = ("callback", "reuniao")
+CANAIS = ("telefone", "whatsapp", "video")
+STATUSES = ("pendente", "realizado", "cancelado")
+TIPO_LABEL = {"callback": "Callback", "reuniao": "Reunião"}
+CANAL_LABEL = {"telefone": "telefone", "whatsapp": "WhatsApp", "video": "vídeo"}
+SLOT_ENV = "AGENDAMENTO_SLOT_MINUTOS"
+DEFAULT_SLOT_MINUTES = 30
+MAX_LEMBRETE_MINUTOS = 7 * 24 * 60
+MAX_OBSERVACOES = 2000
+MAX_MOTIVO = 500
+MAX_LIMIT = 500
+# A lead in one of these is moved to 'agendado'; the others keep their status.
+_LEAD_MOVABLE = ("novo", "em_disparo")
+
+_COLUMNS = """a.agendamento_id, a.lead_id, a.tipo, a.canal, a.data_agendada, a.data_criacao, a.status,
+    a.observacoes, a.responsavel, a.lembrete_minutos, a.lembrete_lead, a.realizado_em, a.cancelado_em,
+    a.motivo_cancelamento, a.calendar_event_id, a.calendar_status, a.calendar_erro, a.versao, a.updated_at"""
+
+
+# --- parsing and validation (shared by api_lite and the CLI) ---------------------------------------
+
+
+def parse_datetime(
+    value: Any, tz: ZoneInfo, field: str, *, allow_date: bool = False, end_of_day: bool = False
+) -> datetime:
+    """ISO-8601 to an aware UTC datetime. Without an offset the time is read in the tenant's time zone
+    (what a person typing "2026-11-27T14:00" means). A bare date is accepted only for filters."""
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value or "").strip()
+        if not text:
+            raise ValidationError(
+                f"{field} é obrigatório (ISO-8601, ex.: 2026-11-27T14:00:00-03:00)", field=field
+            )
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            if not allow_date:
+                raise ValidationError(
+                    f"{field} precisa de data e hora (ISO-8601, ex.: {text}T14:00:00-03:00), não só a data",
+                    field=field,
+                )
+            try:
+                d = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
+                return datetime.combine(d, time(0), tz).astimezone(UTC)
+            except (ValueError, OverflowError):
+                raise ValidationError(f"{field} inválido: {text!r} (data inexistente)", field=field) from None
+        try:
+            dt = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValidationError(
+                f"{field} inválido: {text!r}; use ISO-8601, ex.: 2026-11-27T14:00:00-03:00", field=field
+            ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            f"{field} fora do intervalo de datas suportado: {value!r}", field=field
+        ) from None
+
+
+def normalize_responsavel(value: Any) -> str | None:
+    """Who on the team must act: an e-mail (lower-cased) or a phone (E.164, Brazilian numbers without +55
+    accepted). Its form decides the reminder channel: e-mail -> email, phone -> whatsapp."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if "@" in text:
+        try:
+            return validate_email(text, check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            raise ValidationError(
+                f"responsavel: e-mail inválido {text!r} ({exc})", field="responsavel"
+            ) from None
+    try:
+        num = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        num = None
+    if num is None or not phonenumbers.is_valid_number(num):
+        raise ValidationError(
+            f"responsavel deve ser um e-mail ou um telefone (ex.: +5511987654321); recebido {text!r}",
+            field="responsavel",
+        )
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_enum(value: Any, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise ValidationError(f"{field} inválido: {value!r}; use um de: {', '.join(allowed)}", field=field)
+    return value
+
+
+def _check_lembrete_minutos(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LEMBRETE_MINUTOS:
+        raise ValidationError(
+            f"lembrete_minutos deve ser um inteiro entre 0 e {MAX_LEMBRETE_MINUTOS}; recebido {value!r}",
+            field="lembrete_minutos",
+        )
+    return value
+
+
+def _check_text(value: Any, field: str, max_len: int, *, required: bool = False) -> str | None:
+    text = None if value is None else str(value).strip()
+    if not text:
+        if required:
+            raise ValidationError(f"{field} é obrigatório", field=field)
+        return None
+    if len(text) > max_len:
+        raise ValidationError(f"{field} tem {len(text)} caracteres; o máximo é {max_len}", field=field)
+    return text
+
+
+def _future(dt: datetime, now: datetime, field: str, tz: ZoneInfo) -> datetime:
+    if dt <= now:
+        raise ValidationError(
+            f"{field} deve estar no futuro; recebido {format_local(dt, tz)}, agora {format_local(now, tz)}",
+            field=field,
+        )
+    return dt
+
+
+def format_local(dt: datetime, tz: ZoneInfo) -> str:
+    """How times are shown to people: '25/11/2026 14:00 (America/Sao_Paulo)'."""
+    return f"{dt.astimezone(tz):%d/%m/%Y %H:%M} ({tz.key})"
+
+
+def iso_utc(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def slot_minutes(conn: psycopg.Connection, tenant_id: UUID | str) -> int:
+    """Double-booking slot: tenants.agendamento_slot_minutos, else env AGENDAMENTO_SLOT_MINUTOS, else 30."""
+    row = conn.execute("SELECT agendamento_slot_minutos FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+    if row and row["agendamento_slot_minutos"]:
+        return int(row["agendamento_slot_minutos"])
+    env = os.environ.get(SLOT_ENV)
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value > 0:
+            return value
+    return DEFAULT_SLOT_MINUTES
+
+
+def set_slot_minutes(conn: psycopg.Connection, tenant_id: UUID | str, minutes: int | None) -> None:
+    if minutes is not None and not 1 <= minutes <= 1440:
+        raise ValidationError("slot deve estar entre 1 e 1440 minutos", field="agendamento_slot_minutos")
+    with conn.transaction():
+        conn.execute("UPDATE tenants SET agendamento_slot_minutos = %s WHERE id = %s", (minutes, tenant_id))
+
+
+def _db_now(conn: psycopg.Connection) -> datetime:
+    return conn.execute("SELECT now() AS n").fetchone()["n"]
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def _doc(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "agendamento_id": str(row["agendamento_id"]),
+        "lead_id": str(row["lead_id"]),
+        "tipo": row["tipo"],
+        "canal": row["canal"],
+        "status": row["status"],
+        "data_agendada": iso_utc(row["data_agendada"]),
+        "data_agendada_local": format_local(row["data_agendada"], tz),
+        "observacoes": row["observacoes"],
+        "responsavel": row["responsavel"],
+        "lembrete_minutos": row["lembrete_minutos"],
+        "lembrete_lead": row["lembrete_lead"],
+        "realizado_em": iso_utc(row["realizado_em"]),
+        "cancelado_em": iso_utc(row["cancelado_em"]),
+        "motivo_cancelamento": row["motivo_cancelamento"],
+        "versao": row["versao"],
+        "calendar_event_id": row["calendar_event_id"],
+        "calendar_status": row["calendar_status"],
+        "calendar_erro": row["calendar_erro"],
+        "data_criacao": iso_utc(row["data_criacao"]),
+        "updated_at": iso_utc(row["updated_at"]),
+    }
+
+
+def get_agendamento(
+    conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str, *, with_lembretes: bool = True
+) -> dict[str, Any]:
+    """One agendamento with its reminders. Another tenant's id (or a malformed one) is a 404."""
+    aid = parse_uuid(agendamento_id, "agendamento")
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM agendamentos a WHERE a.tenant_id = %s AND a.agendamento_id = %s",
+        (tenant.id, aid),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"agendamento {agendamento_id} não encontrado")
+    doc = _doc(row, tenant.tz)
+    if with_lembretes:
+        rows = conn.execute(
+            """SELECT destinatario, versao, canal, destino, status, data_agendado, disponivel_em, tentativas,
+                      message_id, mensagem_erro, data_envio, idempotency_key
+               FROM agendamento_lembretes WHERE tenant_id = %s AND agendamento_id = %s
+               ORDER BY versao, destinatario""",
+            (tenant.id, aid),
+        ).fetchall()
+        doc["lembretes"] = [
+            {
+                **r,
+                "data_agendado": iso_utc(r["data_agendado"]),
+                "disponivel_em": iso_utc(r["disponivel_em"]),
+                "data_envio": iso_utc(r["data_envio"]),
+            }
+            for r in rows
+        ]
+    return doc
+
+
+def list_agendamentos(
+    conn: psycopg.Connection,
+    tenant: Tenant,
+    *,
+    de: Any = None,
+    ate: Any = None,
+    status: str | None = None,
+    lead_id: UUID | str | None = None,
+    responsavel: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of the tenant's agendamentos by data_agendada; `de` inclusive, `ate` exclusive (a bare date
+    `ate` covers that whole day in the tenant's time zone)."""
+    tz = tenant.tz
+    where = ["a.tenant_id = %(t)s"]
+    params: dict[str, Any] = {"t": tenant.id, "limit": limit, "offset": offset}
+    if de not in (None, ""):
+        params["de"] = parse_datetime(de, tz, "de", allow_date=True)
+        where.append("a.data_agendada >= %(de)s")
+    if ate not in (None, ""):
+        params["ate"] = parse_datetime(ate, tz, "ate", allow_date=True, end_of_day=True)
+        where.append("a.data_agendada < %(ate)s")
+    if status not in (None, ""):
+        params["status"] = _check_enum(status, STATUSES, "status")
+        where.append("a.status = %(status)s")
+    if lead_id not in (None, ""):
+        try:
+            params["lead"] = parse_uuid(lead_id, "lead")
+        except NotFoundError:
+            raise ValidationError(
+                f"lead_id inválido: {lead_id!r} (esperado um UUID)", field="lead_id"
+            ) from None
+        where.append("a.lead_id = %(lead)s")
+    if responsavel not in (None, ""):
+        params["resp"] = normalize_responsavel(responsavel)
+        where.append("a.responsavel = %(resp)s")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"limit deve estar entre 1 e {MAX_LIMIT} (recebido {limit})", field="limit")
+    if offset < 0:
+        raise ValidationError(f"offset deve ser >= 0 (recebido {offset})", field="offset")
+    cond = " AND ".join(where)
+    total = conn.execute(f"SELECT count(*) AS n FROM agendamentos a WHERE {cond}", params).fetchone()["n"]
+    rows = conn.execute(
+        f"""SELECT {_COLUMNS} FROM agendamentos a WHERE {cond}
+            ORDER BY a.data_agendada, a.agendamento_id LIMIT %(limit)s OFFSET %(offset)s""",
+        params,
+    ).fetchall()
+    return {"items": [_doc(r, tz) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+# --- writing ----------------------------------------------------------------------------------------
+
+
+def _lock_responsavel(conn: psycopg.Connection, tenant_id: UUID, responsavel: str) -> None:
+    """Serialize bookings of one responsável so two concurrent creates cannot both pass the overlap check."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"agenda:{tenant_id}:{responsavel}",)
+    )
+
+
+def _check_overlap(
+    conn: psycopg.Connection,
+    tenant_id: UUID,
+    responsavel: str | None,
+    when: datetime,
+    slot: int,
+    *,
+    exclude: UUID | None = None,
+) -> None:
+    if not responsavel:
+        return
+    _lock_responsavel(conn, tenant_id, responsavel)
+    row = conn.execute(
+        """SELECT agendamento_id, data_agendada FROM agendamentos
+           WHERE tenant_id = %(t)s AND responsavel = %(r)s AND status = 'pendente'
+             AND agendamento_id IS DISTINCT FROM %(x)s
+             AND data_agendada > %(w)s - make_interval(mins => %(s)s)
+             AND data_agendada < %(w)s + make_interval(mins => %(s)s)
+           ORDER BY data_agendada LIMIT 1""",
+        {"t": tenant_id, "r": responsavel, "x": exclude, "w": when, "s": slot},
+    ).fetchone()
+    if row:
+        raise ConflictError(
+            f"{responsavel} já tem o agendamento {row['agendamento_id']} às "
+            f"{row['data_agendada']:%Y-%m-%dT%H:%M:%SZ} (intervalo de {slot} min); "
+            "escolha outro horário ou envie forcar: true",
+            field="data_agendada",
+        )
+
+
+def _outbox(conn: psycopg.Connection, tenant_id: UUID, tipo: str, aid: UUID, payload: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO eventos_outbox (tenant_id, tipo, entidade_id, payload) VALUES (%s, %s, %s, %s)",
+        (tenant_id, f"disparo-agenda.agendamento.{tipo}", aid, Jsonb(payload)),
+    )
+
+
+def create_agendamento(
+    conn: psycopg.Connection,
+    tenant: Tenant,
+    lead_id: UUID | str,
+    *,
+    tipo: Any,
+    canal: Any,
+    data_agendada: Any,
+    observacoes: Any = None,
+    responsavel: Any = None,
+    lembrete_minutos: Any = None,
+    lembrete_lead: Any = False,
+    forcar: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Validate, insert, move the lead to 'agendado', plan the reminders — one transaction."""
+    lid = parse_uuid(lead_id, "lead")
+    tz = tenant.tz
+    tipo = _check_enum(tipo, TIPOS, "tipo")
+    canal = _check_enum(canal, CANAIS, "canal")
+    when = parse_datetime(data_agendada, tz, "data_agendada")
+    obs = _check_text(observacoes, "observacoes", MAX_OBSERVACOES)
+    resp = normalize_responsavel(responsavel)
+    minutos = _check_lembrete_minutos(lembrete_minutos)
+    if not isinstance(lembrete_lead, bool):
+        raise ValidationError("lembrete_lead deve ser true ou false", field="lembrete_lead")
+    from pipelines.core.lembretes import plan_reminders
+
+    with conn.transaction():
+        _future(when, now or _db_now(conn), "data_agendada", tz)
+        lead = conn.execute(
+            "SELECT status FROM leads WHERE tenant_id = %s AND lead_id = %s FOR UPDATE", (tenant.id, lid)
+        ).fetchone()
+        if lead is None:
+            raise NotFoundError(f"lead {lead_id} não encontrado")
+        if not forcar:
+            _check_overlap(conn, tenant.id, resp, when, slot_minutes(conn, tenant.id))
+        anterior = lead["status"]
+        if anterior == "agendado":
+            prev = conn.execute(
+                """SELECT lead_status_anterior FROM agendamentos
+                   WHERE tenant_id = %s AND lead_id = %s AND status = 'pendente' AND lead_status_anterior IS NOT NULL
+                   ORDER BY data_criacao LIMIT 1""",
+                (tenant.id, lid),
+            ).fetchone()
+            anterior = prev["lead_status_anterior"] if prev else None
+        row = conn.execute(
+            f"""INSERT INTO agendamentos AS a (tenant_id, lead_id, tipo, canal, data_agendada, observacoes,
+                    responsavel, lembrete_minutos, lembrete_lead, lead_status_anterior,
+                    calendar_status, calendar_proxima_em)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pendente', now())
+                RETURNING {_COLUMNS}""",
+            (tenant.id, lid, tipo, canal, when, obs, resp, minutos, lembrete_lead, anterior),
+        ).fetchone()
+        conn.execute(
+            """UPDATE leads SET status = CASE WHEN status = ANY(%s) THEN 'agendado' ELSE status END,
+                   data_ultimo_evento = now()
+               WHERE tenant_id = %s AND lead_id = %s""",
+            (list(_LEAD_MOVABLE), tenant.id, lid),
+        )
+        plan_reminders(conn, tenant.id, [row["agendamento_id"]])
+        _outbox(
+            conn,
+            tenant.id,
+            "criado",
+            row["agendamento_id"],
+            {"lead_id": str(lid), "data_agendada": iso_utc(when)},
+        )
+    return _doc(row, tz)
+
+
+def _lock_pending(
+    conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str, action: str
+) -> dict[str, Any]:
+    aid = parse_uuid(agendamento_id, "agendamento")
+    row = conn.execute(
+        "SELECT agendamento_id, lead_id, status, versao, responsavel, data_agendada FROM agendamentos "
+        "WHERE tenant_id = %s AND agendamento_id = %s FOR UPDATE",
+        (tenant.id, aid),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"agendamento {agendamento_id} não encontrado")
+    if row["status"] != "pendente":
+        raise ConflictError(
+            f"o agendamento está {row['status']}; só um agendamento pendente pode ser {action}",
+            field="status",
+        )
+    return row
+
+
+def _release_lead(conn: psycopg.Connection, tenant_id: UUID, lead_id: UUID, anterior: str | None) -> None:
+    """Back to the status before 'agendado' once no pending agendamento is left."""
+    # 'novo' that got disparos meanwhile (a campaign skips 'agendado' leads) comes back as 'em_disparo'
+    conn.execute(
+        """UPDATE leads SET data_ultimo_evento = now(),
+               status = CASE WHEN %(prev)s = 'novo' AND EXISTS (SELECT 1 FROM disparos d
+                                 WHERE d.tenant_id = %(t)s AND d.lead_id = %(l)s) THEN 'em_disparo'
+                             ELSE %(prev)s END
+           WHERE tenant_id = %(t)s AND lead_id = %(l)s AND status = 'agendado'
+             AND NOT EXISTS (SELECT 1 FROM agendamentos
+                             WHERE tenant_id = %(t)s AND lead_id = %(l)s AND status = 'pendente')""",
+        {"t": tenant_id, "l": lead_id, "prev": anterior if anterior and anterior != "agendado" else "novo"},
+    )
+
+
+def _close(
+    conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str, status: str, motivo: str | None
+) -> dict[str, Any]:
+    from pipelines.core.lembretes import cancel_reminders
+
+    action = "marcado como realizado" if status == "realizado" else "cancelado"
+    with conn.transaction():
+        cur = _lock_pending(conn, tenant, agendamento_id, action)
+        conn.execute(
+            "SELECT 1 FROM leads WHERE tenant_id = %s AND lead_id = %s FOR UPDATE",
+            (tenant.id, cur["lead_id"]),
+        )
+        if status == "realizado":
+            sets = "status = 'realizado', realizado_em = now()"
+        else:
+            # the calendar event is deleted by the next calendar sync
+            sets = ("status = 'cancelado', cancelado_em = now(), motivo_cancelamento = %(motivo)s, "
+                    "calendar_status = 'pendente', calendar_tentativas = 0, calendar_proxima_em = now(), calendar_erro = NULL")  # fmt: skip
+        row = conn.execute(
+            f"""UPDATE agendamentos a SET {sets}, updated_at = now()
+                WHERE a.tenant_id = %(t)s AND a.agendamento_id = %(a)s
+                RETURNING {_COLUMNS}, a.lead_status_anterior""",
+            {"t": tenant.id, "a": cur["agendamento_id"], "motivo": motivo},
+        ).fetchone()
+        cancel_reminders(conn, tenant.id, [cur["agendamento_id"]], f"agendamento {status}")
+        _release_lead(conn, tenant.id, cur["lead_id"], row["lead_status_anterior"])
+        _outbox(
+            conn, tenant.id, status, cur["agendamento_id"], {"lead_id": str(cur["lead_id"]), "motivo": motivo}
+        )
+    return _doc(row, tenant.tz)
+
+
+def mark_realizado(conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str) -> dict[str, Any]:
+    return _close(conn, tenant, agendamento_id, "realizado", None)
+
+
+def cancel_agendamento(
+    conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str, motivo: Any
+) -> dict[str, Any]:
+    motivo = _check_text(motivo, "motivo", MAX_MOTIVO, required=True)
+    return _close(conn, tenant, agendamento_id, "cancelado", motivo)
+
+
+def reschedule_agendamento(
+    conn: psycopg.Connection,
+    tenant: Tenant,
+    agendamento_id: UUID | str,
+    data_agendada: Any,
+    *,
+    forcar: bool = False,
+    lembrete_minutos: Any = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """New time, versao + 1: reminders of the old versao are cancelled and new ones planned (set-based)."""
+    from pipelines.core.lembretes import cancel_reminders, plan_reminders
+
+    tz = tenant.tz
+    when = parse_datetime(data_agendada, tz, "data_agendada")
+    minutos = _check_lembrete_minutos(lembrete_minutos)
+    with conn.transaction():
+        _future(when, now or _db_now(conn), "data_agendada", tz)
+        cur = _lock_pending(conn, tenant, agendamento_id, "reagendado")
+        if cur["data_agendada"] == when:
+            raise ValidationError("data_agendada é igual à atual; nada a reagendar", field="data_agendada")
+        if not forcar:
+            _check_overlap(
+                conn,
+                tenant.id,
+                cur["responsavel"],
+                when,
+                slot_minutes(conn, tenant.id),
+                exclude=cur["agendamento_id"],
+            )
+        row = conn.execute(
+            f"""UPDATE agendamentos a SET data_agendada = %(w)s, versao = versao + 1,
+                    lembrete_minutos = coalesce(%(m)s, lembrete_minutos),
+                    calendar_status = 'pendente', calendar_tentativas = 0, calendar_proxima_em = now(),
+                    calendar_erro = NULL, updated_at = now()
+                WHERE a.tenant_id = %(t)s AND a.agendamento_id = %(a)s
+                RETURNING {_COLUMNS}""",
+            {"w": when, "m": minutos, "t": tenant.id, "a": cur["agendamento_id"]},
+        ).fetchone()
+        cancel_reminders(conn, tenant.id, [cur["agendamento_id"]], "agendamento reagendado")
+        plan_reminders(conn, tenant.id, [cur["agendamento_id"]])
+        _outbox(
+            conn,
+            tenant.id,
+            "reagendado",
+            cur["agendamento_id"],
+            {"de": iso_utc(cur["data_agendada"]), "para": iso_utc(when), "versao": row["versao"]},
+        )
+    return _doc(row, tz)

@@ -1,0 +1,273 @@
+"""Ingest jobs: the `ingest_jobs` row is the unit every surface (CLI, API, inbox sensor, Dagster) shares.
+
+`run_job` uses two connections: one commits progress (so another connection sees `linhas_processadas`
+grow) and one holds the load transaction (so a failure leaves nothing half-loaded)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pipelines.core.db import connection
+from pipelines.core.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
+from pipelines.core.ingest import load as loader
+from pipelines.core.ingest.pipeline import prepare
+from pipelines.core.ingest.reader import read_sheet
+
+log = logging.getLogger(__name__)
+
+ORIGENS = ("cli", "api", "inbox", "dagster")
+_DOC_COLUMNS = (
+    "job_id, tenant_id, status, arquivo_origem, aba, origem, arquivo_sha256, linhas_total, linhas_processadas, "
+    "linhas_rejeitadas, leads_criados, leads_atualizados, telefones_criados, emails_criados, avisos, erros, "
+    "mensagem_erro, iniciado_em, concluido_em, created_at"
+)
+
+
+def _uuid(value: UUID | str) -> UUID | None:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        return None
+
+
+def create_job(
+    conn: psycopg.Connection,
+    tenant_id: UUID | str,
+    arquivo_origem: str,
+    arquivo_path: str,
+    *,
+    aba: str = "Leads",
+    origem: str = "cli",
+    arquivo_sha256: str | None = None,
+) -> UUID:
+    """A `pendente` job for a stored file; `run_job` processes it."""
+    if origem not in ORIGENS:
+        raise ValidationError(f"origem inválida {origem!r} (use {', '.join(ORIGENS)})", field="origem")
+    aba = (aba or "").strip()
+    if not aba:
+        raise ValidationError("aba vazia: informe o nome da aba (padrão 'Leads')", field="aba")
+    if not (arquivo_origem or "").strip():
+        raise ValidationError("nome do arquivo vazio", field="arquivo")
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO ingest_jobs (tenant_id, arquivo_origem, arquivo_path, arquivo_sha256, aba, origem) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING job_id",
+            (tenant_id, arquivo_origem, arquivo_path, arquivo_sha256, aba, origem),
+        ).fetchone()
+    return row["job_id"] if isinstance(row, dict) else row[0]
+
+
+def _claim(conn: psycopg.Connection, job_id: UUID, force: bool) -> dict[str, Any]:
+    """pendente|concluido|erro -> processando, resetting counters (a re-run of a job replaces its result)."""
+    with conn.transaction():
+        row = conn.execute(
+            """UPDATE ingest_jobs SET status = 'processando', iniciado_em = now(), concluido_em = NULL,
+                   mensagem_erro = NULL, linhas_total = NULL, linhas_processadas = 0, linhas_rejeitadas = 0,
+                   leads_criados = 0, leads_atualizados = 0, telefones_criados = 0, emails_criados = 0,
+                   avisos = '{}', erros = '[]', updated_at = now()
+               WHERE job_id = %s AND (status <> 'processando' OR %s)
+               RETURNING job_id, tenant_id, arquivo_origem, arquivo_path, aba""",
+            (job_id, force),
+        ).fetchone()
+        if row is None:
+            exists = conn.execute("SELECT status FROM ingest_jobs WHERE job_id = %s", (job_id,)).fetchone()
+            if exists is None:
+                raise NotFoundError(f"job {job_id} não encontrado")
+            raise ConflictError(f"o job {job_id} já está em processamento")
+        conn.execute(
+            "DELETE FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s", (row["tenant_id"], job_id)
+        )
+    return row
+
+
+def _progress(conn: psycopg.Connection, job_id: UUID, done: int, total: int | None = None) -> None:
+    conn.execute(
+        "UPDATE ingest_jobs SET linhas_processadas = %s, linhas_total = COALESCE(%s, linhas_total), "
+        "updated_at = now() WHERE job_id = %s",
+        (done, total, job_id),
+    )
+
+
+def run_job(
+    url: str,
+    job_id: UUID | str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Process a job: pendente -> processando -> concluido | erro. Returns the job document; a bad file
+    ends as status `erro` with `mensagem_erro` (it does not raise). `force` takes over a job left
+    `processando` by a dead process."""
+    jid = _uuid(job_id)
+    if jid is None:
+        raise NotFoundError(f"job {job_id} não encontrado")
+    with connection(url) as ctl:
+        job = _claim(ctl, jid, force)
+        tenant_id = job["tenant_id"]
+        started = time.monotonic()
+
+        def report(done: int, total: int) -> None:
+            _progress(ctl, jid, done, total)
+            if progress is not None:
+                progress(done, total)
+
+        try:
+            if not job["arquivo_path"]:
+                raise ValidationError("o job não tem arquivo armazenado")
+            raw = read_sheet(job["arquivo_path"], job["aba"], filename=job["arquivo_origem"])
+            total = raw.rows
+            report(0, total)
+            prepared = prepare(raw)
+            with connection(url) as work, work.transaction():
+                counts = loader.load(
+                    work,
+                    tenant_id=tenant_id,
+                    job_id=jid,
+                    arquivo=job["arquivo_origem"],
+                    aba=raw.sheet,
+                    prepared=prepared,
+                    progress=lambda done: report(done, total),
+                )
+                avisos = dict(prepared.avisos, duracao_s=round(time.monotonic() - started, 3))
+                work.execute(
+                    """UPDATE ingest_jobs SET status = 'concluido', concluido_em = now(), updated_at = now(),
+                           aba = %s, linhas_total = %s, linhas_processadas = %s, linhas_rejeitadas = %s,
+                           leads_criados = %s, leads_atualizados = %s, telefones_criados = %s,
+                           emails_criados = %s, avisos = %s, erros = %s
+                       WHERE job_id = %s""",
+                    (
+                        raw.sheet, total, total, prepared.linhas_rejeitadas,
+                        counts.leads_criados, counts.leads_atualizados, counts.telefones_criados,
+                        counts.emails_criados, Jsonb(avisos), Jsonb(prepared.erros_resumo()), jid,
+                    ),
+                )  # fmt: skip
+            if progress is not None:
+                progress(total, total)
+        except BaseException as exc:
+            _fail(ctl, jid, exc)
+            if not isinstance(exc, Exception):
+                raise
+        return job_document(ctl, tenant_id, jid)
+
+
+def _fail(conn: psycopg.Connection, job_id: UUID, exc: BaseException) -> None:
+    if isinstance(exc, DisparoAgendaError):
+        message = exc.message
+    elif isinstance(exc, psycopg.Error):
+        log.exception("ingest job %s failed in the database", job_id)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        message = f"erro de banco de dados: {first}"
+    elif isinstance(exc, Exception):
+        log.exception("ingest job %s failed", job_id)
+        message = f"erro inesperado ({type(exc).__name__}): {exc}"
+    else:
+        message = "interrompido"
+    conn.execute(
+        "UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %s, concluido_em = now(), updated_at = now() "
+        "WHERE job_id = %s",
+        (message[:2000], job_id),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, Any]:
+    """The job as JSON (seed shape plus counts, warnings, reject summary). Another tenant's job: 404."""
+    jid = _uuid(job_id)
+    row = None
+    if jid is not None:
+        row = conn.execute(
+            f"SELECT {_DOC_COLUMNS} FROM ingest_jobs WHERE tenant_id = %s AND job_id = %s", (tenant_id, jid)
+        ).fetchone()
+    if row is None:
+        raise NotFoundError(f"job {job_id} não encontrado")
+    return {
+        "job_id": str(row["job_id"]),
+        "status": row["status"],
+        "linhas_processadas": row["linhas_processadas"],
+        "leads_criados": row["leads_criados"],
+        "telefones_criados": row["telefones_criados"],
+        "emails_criados": row["emails_criados"],
+        "erros": row["erros"],
+        "leads_atualizados": row["leads_atualizados"],
+        "linhas_total": row["linhas_total"],
+        "linhas_rejeitadas": row["linhas_rejeitadas"],
+        "avisos": row["avisos"],
+        "arquivo_origem": row["arquivo_origem"],
+        "aba": row["aba"],
+        "origem": row["origem"],
+        "arquivo_sha256": row["arquivo_sha256"],
+        "mensagem_erro": row["mensagem_erro"],
+        "iniciado_em": _iso(row["iniciado_em"]),
+        "concluido_em": _iso(row["concluido_em"]),
+        "criado_em": _iso(row["created_at"]),
+    }
+
+
+def _check_job(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> UUID:
+    jid = _uuid(job_id)
+    if (
+        jid is None
+        or conn.execute(
+            "SELECT 1 FROM ingest_jobs WHERE tenant_id = %s AND job_id = %s", (tenant_id, jid)
+        ).fetchone()
+        is None
+    ):
+        raise NotFoundError(f"job {job_id} não encontrado")
+    return jid
+
+
+def list_rejects(
+    conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str, *, limit: int = 100, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a job's rejects (linha, coluna, motivo, valores) in line order, and the total."""
+    if limit < 1 or offset < 0:
+        raise ValidationError("limit deve ser >= 1 e offset >= 0")
+    jid = _check_job(conn, tenant_id, job_id)
+    total = conn.execute(
+        "SELECT count(*) AS n FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s", (tenant_id, jid)
+    ).fetchone()["n"]
+    rows = conn.execute(
+        "SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s "
+        "ORDER BY linha, id LIMIT %s OFFSET %s",
+        (tenant_id, jid, limit, offset),
+    ).fetchall()
+    return [dict(r) for r in rows], total
+
+
+def rejects_csv(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> str:
+    """All rejects of a job as CSV (header linha,coluna,motivo,valores; valores is the raw row as JSON)."""
+    import json
+
+    jid = _check_job(conn, tenant_id, job_id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["linha", "coluna", "motivo", "valores"])
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s "
+            "ORDER BY linha, id",
+            (tenant_id, jid),
+        )
+        for r in cur:
+            writer.writerow(
+                [
+                    r["linha"],
+                    r["coluna"],
+                    r["motivo"],
+                    json.dumps(r["valores"], ensure_ascii=False) if r["valores"] is not None else "",
+                ]
+            )
+    return out.getvalue()

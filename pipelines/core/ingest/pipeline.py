@@ -1,0 +1,98 @@
+"""From a read sheet to the frames that get loaded: validate, normalize, explode, count warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from pipelines.core.ingest import normalize as N
+from pipelines.core.ingest.reader import RawSheet
+from pipelines.core.ingest.validate import validate_leads
+
+LEAD_COLUMNS = [
+    "linha", "lead_id_externo", "nome", "contato_nome", "documento", "documento_tipo", "email_raw", "telefone_raw",
+]  # fmt: skip
+
+
+@dataclass
+class Prepared:
+    """What one file becomes: leads (one row per valid line), their phones and e-mails (exploded,
+    deduplicated, principal flagged), rejects (linha, coluna, motivo, resumo, valores JSON) and warnings."""
+
+    leads: pl.DataFrame
+    phones: pl.DataFrame
+    emails: pl.DataFrame
+    rejects: pl.DataFrame
+    avisos: dict[str, int] = field(default_factory=dict)
+    linhas: int = 0
+
+    @property
+    def linhas_rejeitadas(self) -> int:
+        return self.rejects["linha"].n_unique() if self.rejects.height else 0
+
+    def erros_resumo(self, first_lines: int = 5) -> list[dict[str, Any]]:
+        """Reject reasons with counts and their first lines (the job document's `erros`)."""
+        if not self.rejects.height:
+            return []
+        summary = (
+            self.rejects.group_by("coluna", "resumo", maintain_order=True)
+            .agg(
+                pl.len().alias("quantidade"),
+                pl.col("linha").sort().head(first_lines).alias("primeiras_linhas"),
+            )
+            .sort("quantidade", descending=True)
+        )
+        return [
+            {
+                "motivo": r["resumo"],
+                "coluna": r["coluna"],
+                "quantidade": r["quantidade"],
+                "primeiras_linhas": r["primeiras_linhas"],
+            }
+            for r in summary.iter_rows(named=True)
+        ]
+
+
+def prepare(raw: RawSheet) -> Prepared:
+    """Validate (pandera), then normalize the valid rows (polars, vectorized) into loadable frames."""
+    base = N.canonical(raw).collect()
+    valid, rejects = validate_leads(base)
+    leads = N.normalize_documento(valid.lazy()).select(LEAD_COLUMNS)
+
+    phone_tokens = N.phone_tokens(leads).collect()
+    email_tokens = N.resolve_email_fallback(N.email_tokens(leads).collect())
+    phones = N.phones(phone_tokens.lazy()).collect()
+    emails = N.emails(email_tokens.lazy()).collect()
+    leads = leads.collect()
+
+    with_contact = (
+        pl.concat([phones.select("linha"), emails.select("linha")]).n_unique()
+        if (phones.height or emails.height)
+        else 0
+    )
+    avisos = {
+        "linhas_em_branco": raw.blank_rows,
+        "telefones_invalidos": int(
+            (phone_tokens["telefone"].is_null() & ~phone_tokens["nao_geografico"]).sum()
+        ),
+        "telefones_nao_geograficos": int(phone_tokens["nao_geografico"].sum()),
+        "emails_invalidos": int(email_tokens["email"].is_null().sum()),
+        "documentos_invalidos": int((leads["documento_tipo"] == "invalido").sum()),
+        "leads_sem_contato_valido": leads.height - with_contact,
+    }
+    if rejects.height:
+        rejects = _with_values(rejects, raw)
+    else:
+        rejects = rejects.with_columns(pl.lit(None, pl.String).alias("valores"))
+    return Prepared(leads, phones, emails, rejects, avisos, linhas=raw.rows)
+
+
+def _with_values(rejects: pl.DataFrame, raw: RawSheet) -> pl.DataFrame:
+    """The raw cells of each rejected line as a JSON object keyed by the sheet's own headers."""
+    wanted = [h for cols in raw.columns.values() for h in cols]
+    cells = raw.frame.join(rejects.select("linha").unique(), on="linha", how="semi").select(
+        "linha", pl.struct(wanted).struct.json_encode().alias("valores")
+    )
+    return rejects.join(cells, on="linha", how="left").sort("linha", "coluna")

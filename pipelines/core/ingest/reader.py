@@ -1,0 +1,199 @@
+"""Reading a leads sheet (.xlsx/.xlsm/.xls/.ods through fastexcel, .csv through polars) with every cell
+as text, and mapping its headers onto the canonical columns.
+
+Phones and documents must stay strings: a sheet stores 00123456789 as the number 123456789, and floats
+would print 1.1987654321e10. fastexcel's `dtypes="string"` renders numeric cells as their integer text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from pipelines.core.errors import ValidationError
+
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+CANONICAL = ("lead_id_externo", "nome", "contato_nome", "documento", "email", "telefone")
+MULTI = ("telefone", "email")  # every column mapping to these is read and concatenated
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "lead_id_externo": ("lead_id_externo", "id", "id_lead", "lead_id", "codigo", "cod", "id_externo"),
+    "nome": ("nome", "razao_social", "empresa", "cliente", "nome_empresa"),
+    "contato_nome": ("contato_nome", "contato", "responsavel", "nome_contato"),
+    "documento": ("documento", "cpf_cnpj", "cnpj_cpf", "cnpj", "cpf", "doc"),
+    "email": ("email", "e_mail", "emails", "e_mails"),
+    "telefone": ("telefone", "telefones", "fone", "celular", "whatsapp", "tel"),
+}
+# "Telefone 2", "Celular_1" (fastexcel's suffix for a repeated header), "E-mail comercial", "Fone Fixo".
+_MULTI_PATTERNS = {
+    "telefone": re.compile(r"^(?:telefones?|fones?|celular(?:es)?|whatsapp|whats|tel)(?:_[a-z0-9_]+)?$"),
+    "email": re.compile(r"^(?:e_?mails?)(?:_[a-z0-9_]+)?$"),
+}
+RAW_JOIN = " / "  # joins several phone/e-mail cells; itself a separator for the splitters
+
+
+def normalize_header(name: str) -> str:
+    """'Razão Social' -> 'razao_social', 'E-mail' -> 'e_mail', ' CPF/CNPJ ' -> 'cpf_cnpj'."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def is_candidate(header: str) -> bool:
+    key = normalize_header(header)
+    return any(key in names for names in ALIASES.values()) or any(
+        p.match(key) for p in _MULTI_PATTERNS.values()
+    )
+
+
+def map_headers(headers: list[str]) -> dict[str, list[str]]:
+    """canonical -> original headers (in sheet order). Exact canonical names win over aliases."""
+    mapping: dict[str, list[str]] = {}
+    for target in CANONICAL:
+        found: list[str] = []
+        for original in headers:
+            key = normalize_header(original)
+            if key in ALIASES[target] or (target in MULTI and _MULTI_PATTERNS[target].match(key)):
+                found.append(original)
+        if not found:
+            continue
+        if target in MULTI:
+            mapping[target] = found
+        else:
+            exact = [h for h in found if normalize_header(h) == target]
+            mapping[target] = [(exact or found)[0]]
+    return mapping
+
+
+@dataclass
+class RawSheet:
+    """The mapped columns of a sheet as text. `frame` has `linha` (spreadsheet line, header = 1) and the
+    original headers of the mapped columns; blank rows are already dropped."""
+
+    frame: pl.DataFrame
+    columns: dict[str, list[str]]
+    sheet: str
+    headers: list[str] = field(default_factory=list)
+    blank_rows: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.frame.height
+
+
+def check_supported(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ValidationError(
+            f"formato não suportado: {suffix or 'sem extensão'!r} (use {', '.join(SUPPORTED_SUFFIXES)})",
+            field="arquivo",
+        )
+    return suffix
+
+
+def read_sheet(path: str | Path, sheet: str = "Leads", *, filename: str | None = None) -> RawSheet:
+    """Read one sheet (or a CSV) as text with the headers mapped. Raises ValidationError for a missing
+    sheet (naming the ones that exist), a corrupt file, or no id/nome column."""
+    path = Path(path)
+    suffix = check_supported(filename or path.name)
+    if not path.is_file():
+        raise ValidationError(f"arquivo não encontrado: {path}", field="arquivo")
+    display = Path(filename).name if filename else path.name
+    if suffix == ".csv":
+        frame, headers = _read_csv(path, display)
+        sheet_name = sheet
+    else:
+        frame, headers, sheet_name = _read_excel(path, sheet, display)
+    columns = map_headers(headers)
+    _require(columns, headers)
+    wanted = [h for cols in columns.values() for h in cols]
+    frame = (
+        frame.select(wanted).with_row_index("linha", offset=2).with_columns(pl.col("linha").cast(pl.Int32))
+    )
+    not_blank = pl.any_horizontal(pl.col(c).str.strip_chars().str.len_chars() > 0 for c in wanted)
+    before = frame.height
+    frame = frame.filter(not_blank.fill_null(False))
+    return RawSheet(frame, columns, sheet_name, headers, before - frame.height)
+
+
+def _require(columns: dict[str, list[str]], headers: list[str]) -> None:
+    for target in ("nome", "lead_id_externo"):
+        if target not in columns:
+            raise ValidationError(
+                f"a planilha não tem coluna de {target} (aceitos: {', '.join(ALIASES[target])}); "
+                f"colunas encontradas: {', '.join(map(str, headers)) or 'nenhuma'}",
+                field=target,
+            )
+
+
+def _read_excel(path: Path, sheet: str, display: str) -> tuple[pl.DataFrame, list[str], str]:
+    try:
+        reader = fastexcel.read_excel(path)
+    except fastexcel.FastExcelError as exc:
+        raise ValidationError(f"arquivo corrompido ou ilegível ({display}): {_first_line(exc)}") from exc
+    names = reader.sheet_names
+    if sheet not in names:
+        # Be lenient on case/spacing ("leads", " Leads ") but never guess another sheet.
+        matches = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+        if len(matches) != 1:
+            raise ValidationError(
+                f"aba {sheet!r} não encontrada; abas existentes: {', '.join(repr(n) for n in names)}",
+                field="aba",
+            )
+        sheet = matches[0]
+    headers: list[str] = []
+
+    def use(col: fastexcel.ColumnInfoNoDtype) -> bool:
+        # Only columns that can map are materialized: unmapped ones would only cost memory.
+        headers.append(col.name)
+        return is_candidate(col.name)
+
+    try:
+        loaded = reader.load_sheet(sheet, dtypes="string", use_columns=use, whitespace_as_null=True)
+        frame = loaded.to_polars()
+    except fastexcel.FastExcelError as exc:
+        if headers and not any(is_candidate(h) for h in headers):
+            _require({}, headers)
+        raise ValidationError(f"não foi possível ler a aba {sheet!r}: {_first_line(exc)}") from exc
+    # A sheet with only a header gives Null-typed columns; cast everything to text.
+    frame = frame.with_columns(pl.all().cast(pl.String))
+    return frame, headers, sheet
+
+
+def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str]]:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ValidationError(f"arquivo CSV vazio: {display}")
+    if b"\x00" in data[:4096]:
+        raise ValidationError(f"arquivo corrompido ou ilegível ({display}): não é um CSV de texto")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    first = text.split("\n", 1)[0]
+    separator = ";" if first.count(";") > first.count(",") else ","
+    try:
+        frame = pl.read_csv(
+            text.encode("utf-8"),
+            separator=separator,
+            infer_schema=False,
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise ValidationError(f"CSV ilegível ({display}): {_first_line(exc)}") from exc
+    frame = frame.with_columns(
+        pl.when(pl.all().str.strip_chars() == "").then(None).otherwise(pl.all()).name.keep()
+    )
+    return frame, list(frame.columns)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,324 @@
+"""What the ingest *surfaces* (HTTP API, Dagster asset and sensors) share, kept dagster-free:
+accepted file types, partition keys, cross-tenant job look-ups for the orchestrator, the inbox
+drop-folder scan and the numbers behind the asset checks. The ingest itself is pipelines.core.ingest."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from pipelines.core.errors import DisparoAgendaError, NotFoundError, ValidationError
+from pipelines.core.filestore import store_file
+from pipelines.core.ingest import SUPPORTED_SUFFIXES, create_job
+from pipelines.core.settings import Settings
+from pipelines.core.tenants import get_tenant_by_slug
+
+log = logging.getLogger("disparo_agenda.ingest")
+
+INLINE_ENV = "DISPARO_AGENDA_INGEST_INLINE"
+PARTITIONS_NAME = "ingest_jobs"
+DONE_DIR = "processados"
+ERROR_DIR = "erro"
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Names editors and downloaders use while a file is still being written (or lock files).
+_PARTIAL = re.compile(r"(^~\$|^\.~lock|^\.|\.(part|partial|tmp|crdownload|download|swp)$)", re.IGNORECASE)
+
+
+class UnsupportedMediaTypeError(DisparoAgendaError):
+    status_code = 415
+    title = "Tipo de mídia não suportado"
+
+
+class PayloadTooLargeError(DisparoAgendaError):
+    status_code = 413
+    title = "Conteúdo grande demais"
+
+
+def inline_enabled(override: str | None = None) -> bool:
+    """Whether the API runs an accepted ingest in-process. Default on: `serve` and the demo have no
+    Dagster daemon; set DISPARO_AGENDA_INGEST_INLINE=0 where the Dagster sensor should launch it."""
+    value = override if override is not None else os.environ.get(INLINE_ENV)
+    if value is None or value.strip() == "":
+        return True
+    return value.strip().lower() not in ("0", "false", "no", "nao", "não", "off", "dagster")
+
+
+# --- file names and types -------------------------------------------------------------------------
+
+
+def check_filename(filename: str | None) -> str:
+    """The bare file name, or 415 when its extension is not a spreadsheet we read."""
+    name = Path((filename or "").replace("\\", "/")).name.strip()
+    if not name:
+        raise ValidationError("arquivo sem nome; envie o campo 'file' com o nome da planilha", field="file")
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UnsupportedMediaTypeError(
+            f"tipo de arquivo não suportado: {name!r}; envie {', '.join(SUPPORTED_SUFFIXES)}", field="file"
+        )
+    return name
+
+
+def sniff(head: bytes, filename: str) -> None:
+    """Cheap up-front check that the bytes look like the extension says (full parsing is the job's)."""
+    ext = Path(filename).suffix.lower()
+    if not head:
+        raise ValidationError(f"arquivo vazio: {filename!r}", field="file")
+    if ext in (".xlsx", ".xlsm", ".ods") and not head.startswith(_ZIP):
+        raise ValidationError(f"arquivo corrompido ou não é uma planilha {ext}: {filename!r}", field="file")
+    if ext == ".xls" and not (head.startswith(_OLE2) or head.startswith(_ZIP)):
+        raise ValidationError(f"arquivo corrompido ou não é uma planilha .xls: {filename!r}", field="file")
+    if ext == ".csv" and b"\x00" in head[:4096]:
+        raise ValidationError(f"arquivo binário enviado como .csv: {filename!r}", field="file")
+
+
+def sniff_path(path: Path, filename: str | None = None) -> None:
+    with path.open("rb") as fh:
+        sniff(fh.read(8), filename or path.name)
+
+
+# --- Dagster partition keys -----------------------------------------------------------------------
+
+
+def _slugify(text: str, max_len: int = 40) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_text.lower()).strip("-_")
+    return slug[:max_len].strip("-_") or "arquivo"
+
+
+def partition_key(slug: str, arquivo_origem: str, job_id: UUID | str) -> str:
+    """Readable key `<tenant-slug>/<file-stem>/<job_id>`; the full job id at the end maps it back."""
+    return f"{slug}/{_slugify(Path(arquivo_origem).stem)}/{job_id}"
+
+
+def job_id_from_partition_key(key: str) -> UUID:
+    try:
+        return UUID(key.rsplit("/", 1)[-1])
+    except ValueError:
+        raise ValidationError(
+            f"partição de ingestão inválida: {key!r} (esperado <tenant>/<arquivo>/<job_id>)"
+        ) from None
+
+
+# --- job look-ups for the orchestrator (cross-tenant by design: Dagster serves every tenant) -------
+
+_JOB_COLUMNS = """j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba,
+                  j.origem, j.status, j.created_at"""
+
+
+def job_row(conn: psycopg.Connection, job_id: UUID | str) -> dict[str, Any]:
+    row = conn.execute(
+        f"SELECT {_JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.job_id = %s",
+        (job_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"job de ingestão {job_id} não encontrado")
+    return row
+
+
+def pending_api_jobs(conn: psycopg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Jobs accepted by the API that nobody has started yet, oldest first."""
+    return conn.execute(
+        f"""SELECT {_JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+            WHERE j.status = 'pendente' AND j.origem = 'api'
+            ORDER BY j.created_at, j.job_id LIMIT %s""",
+        (limit,),
+    ).fetchall()
+
+
+def job_with_sha(
+    conn: psycopg.Connection, tenant_id: UUID | str, sha256: str, *, origem: str | None = None
+) -> dict[str, Any] | None:
+    """The tenant's latest job of a file with this content (optionally from one origin)."""
+    return conn.execute(
+        f"""SELECT {_JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+            WHERE j.tenant_id = %s AND j.arquivo_sha256 = %s AND (%s::text IS NULL OR j.origem = %s)
+            ORDER BY j.created_at DESC LIMIT 1""",
+        (tenant_id, sha256.lower(), origem, origem),
+    ).fetchone()
+
+
+def rerun_job(conn: psycopg.Connection, row: dict[str, Any], *, origem: str = "dagster") -> UUID:
+    """A fresh job for the same stored file: re-ingest keeps every job's history and counts intact."""
+    if not row.get("arquivo_path") or not Path(row["arquivo_path"]).is_file():
+        raise NotFoundError(
+            f"o arquivo do job {row['job_id']} não está mais no armazenamento ({row.get('arquivo_path')})"
+        )
+    return create_job(
+        conn,
+        row["tenant_id"],
+        row["arquivo_origem"],
+        row["arquivo_path"],
+        aba=row["aba"],
+        origem=origem,
+        arquivo_sha256=row.get("arquivo_sha256"),
+    )
+
+
+def reject_reasons(
+    conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str, limit: int = 25
+) -> list[dict[str, Any]]:
+    """Rejects grouped by column and reason, most frequent first (the asset's reasons table)."""
+    return conn.execute(
+        """SELECT coalesce(coluna, '') AS coluna, motivo, count(*)::int AS linhas, min(linha) AS primeira_linha
+           FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s
+           GROUP BY 1, 2 ORDER BY linhas DESC, coluna, motivo LIMIT %s""",
+        (tenant_id, job_id, limit),
+    ).fetchall()
+
+
+def contact_stats(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, int]:
+    """Leads last written by this job, and how many have at least one phone or e-mail fit to send to."""
+    return conn.execute(
+        """SELECT count(*)::int AS leads,
+                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM lead_telefones p
+                                                 WHERE p.tenant_id = l.tenant_id AND p.lead_id = l.lead_id
+                                                   AND p.valido_para_disparo)
+                                      OR EXISTS (SELECT 1 FROM lead_emails e
+                                                 WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.lead_id
+                                                   AND e.valido_para_disparo))::int AS com_contato
+           FROM leads l WHERE l.tenant_id = %s AND l.ingest_job_id = %s""",
+        (tenant_id, job_id),
+    ).fetchone()
+
+
+# --- inbox drop folder ----------------------------------------------------------------------------
+
+
+@dataclass
+class InboxAccepted:
+    slug: str
+    job_id: UUID
+    sha256: str
+    arquivo: str
+    partition_key: str
+    moved_to: Path
+
+
+@dataclass
+class InboxScan:
+    accepted: list[InboxAccepted] = field(default_factory=list)
+    observed: dict[str, list[int]] = field(default_factory=dict)  # "<slug>/<name>" -> [size, mtime_ns]
+    newest: dict[str, Any] | None = None  # newest mtime/name taken so far
+    skipped: list[str] = field(default_factory=list)  # human-readable reasons, for the sensor log
+
+
+def is_partial_name(name: str) -> bool:
+    return bool(_PARTIAL.search(name))
+
+
+def move_aside(path: Path, folder: str, *, reason: str | None = None) -> Path:
+    """Move a dropped file to <tenant dir>/<folder>/ with a UTC stamp (names never collide); a reason
+    goes next to it in `<name>.motivo.txt` so the person who dropped it sees why."""
+    target_dir = path.parent / folder
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = target_dir / f"{stamp}_{path.name}"
+    shutil.move(str(path), target)
+    if reason:
+        (target_dir / f"{target.name}.motivo.txt").write_text(reason + "\n", encoding="utf-8")
+    return target
+
+
+def scan_inbox(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    observed: dict[str, list[int]] | None = None,
+    newest: dict[str, Any] | None = None,
+    max_files: int = 10,
+    now: float | None = None,
+    log_fn: Callable[[str], None] | None = None,
+) -> InboxScan:
+    """One look at inbox/<slug>/: a file is taken only when its size and mtime are unchanged since the
+    previous look (so a file still being copied is left alone), is stored in the content-addressed
+    store, gets an `inbox` job and is moved to processados/. A file whose content this tenant already
+    dropped is moved aside without a new job; a non-spreadsheet goes to erro/ with the reason."""
+    say = log_fn or log.info
+    previous = observed or {}
+    now = time.time() if now is None else now
+    scan = InboxScan(newest=newest)
+    root = settings.inbox_dir
+    if not root.is_dir():
+        return scan
+    for tenant_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in tenant_dir.iterdir() if p.is_file() and not is_partial_name(p.name))
+        if not files:
+            continue
+        slug = tenant_dir.name
+        try:
+            tenant = get_tenant_by_slug(conn, slug)
+        except NotFoundError:
+            reason = f"inbox/{slug}: pasta ignorada, tenant {slug!r} não existe ({len(files)} arquivo(s))"
+            scan.skipped.append(reason)
+            say(reason)
+            continue
+        for path in files:
+            if len(scan.accepted) >= max_files:
+                break
+            rel = f"{slug}/{path.name}"
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            current = [st.st_size, st.st_mtime_ns]
+            if previous.get(rel) != current or now - st.st_mtime < 1.0:
+                scan.observed[rel] = current  # not stable yet: look again next time
+                continue
+            try:
+                check_filename(path.name)
+                sniff_path(path)
+            except DisparoAgendaError as exc:
+                moved = move_aside(path, ERROR_DIR, reason=exc.message)
+                scan.skipped.append(f"{rel}: {exc.message} (movido para {moved.relative_to(root)})")
+                say(scan.skipped[-1])
+                continue
+            except FileNotFoundError:
+                continue  # removed while we looked
+            try:
+                stored, sha = store_file(settings, path, path.name)
+            except (DisparoAgendaError, FileNotFoundError):
+                continue  # removed while we looked
+            dup = job_with_sha(conn, tenant.id, sha)
+            if dup is not None:
+                moved = move_aside(path, DONE_DIR)
+                scan.skipped.append(
+                    f"{rel}: conteúdo já ingerido pelo job {dup['job_id']} (sha256 {sha[:12]}…); "
+                    f"movido para {moved.relative_to(root)} sem novo job"
+                )
+                say(scan.skipped[-1])
+                continue
+            job_id = create_job(conn, tenant.id, path.name, str(stored), origem="inbox", arquivo_sha256=sha)
+            moved = move_aside(path, DONE_DIR)
+            scan.accepted.append(
+                InboxAccepted(slug, job_id, sha, path.name, partition_key(slug, path.name, job_id), moved)
+            )
+            if scan.newest is None or (st.st_mtime_ns, rel) > (scan.newest["mtime_ns"], scan.newest["nome"]):
+                scan.newest = {"mtime_ns": st.st_mtime_ns, "nome": rel}
+    return scan
+
+
+def resolve_tenant_file(settings: Settings, slug: str, name: str) -> Path:
+    """A file named relative to the tenant's inbox folder, never outside it."""
+    base = (settings.inbox_dir / slug).resolve()
+    raw = (name or "").strip()
+    if not raw or Path(raw).is_absolute() or ".." in Path(raw).parts:
+        raise ValidationError(
+            f"nome de arquivo inválido: {name!r} (relativo à pasta inbox/{slug}/)", field="arquivo"
+        )
+    path = (base / raw).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        raise NotFoundError(f"arquivo {raw!r} não encontrado em inbox/{slug}/")
+    return path

@@ -1,0 +1,98 @@
+"""Sensors that start lead ingests: the inbox drop folder (inbox/<tenant-slug>/) and jobs accepted by
+the HTTP API. Both add the job's dynamic partition and launch `leads_ingest_job` for it."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from assets.ingest import INGEST_TAGS, SOURCE_TAG, ingest_partitions
+from pipelines.core.ingest_surfaces import PARTITIONS_NAME, partition_key, pending_api_jobs, scan_inbox
+from pipelines.resources import PostgresResource, SettingsResource
+
+JOB_NAME = "leads_ingest_job"
+TENANT_TAG = "disparo-agenda/tenant"
+JOB_TAG = "disparo-agenda/job_id"
+
+
+@dg.sensor(
+    job_name=JOB_NAME,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Planilhas soltas em inbox/<tenant>/: espera o arquivo parar de crescer, cria o job, "
+    "move o arquivo para processados/ e dispara a ingestão (run key = sha256 do conteúdo).",
+)
+def inbox_ingest_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, settings: SettingsResource
+) -> dg.SensorResult:
+    # Cursor: files seen last time with their size/mtime (a file is taken once unchanged across two
+    # evaluations) and the newest mtime/name taken. Taken files leave the folder; the content hash
+    # as run key and the job table are what guarantee a file is never ingested twice.
+    state = json.loads(context.cursor) if context.cursor else {}
+    with postgres.connection() as conn:
+        scan = scan_inbox(
+            conn,
+            settings.get(),
+            observed=state.get("observados"),
+            newest=state.get("ultimo"),
+            log_fn=context.log.info,
+        )
+    cursor = json.dumps({"observados": scan.observed, "ultimo": scan.newest}, sort_keys=True)
+    requests = [
+        dg.RunRequest(
+            run_key=f"inbox/{a.slug}/{a.sha256}",
+            partition_key=a.partition_key,
+            tags={**INGEST_TAGS, SOURCE_TAG: "inbox", TENANT_TAG: a.slug, JOB_TAG: str(a.job_id)},
+        )
+        for a in scan.accepted
+    ]
+    if not requests:
+        waiting = len(scan.observed)
+        return dg.SensorResult(
+            skip_reason=f"nenhum arquivo pronto ({waiting} aguardando estabilizar)"
+            if waiting
+            else "inbox vazia",
+            cursor=cursor,
+        )
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=cursor,
+        dynamic_partitions_requests=[
+            ingest_partitions.build_add_request([a.partition_key for a in scan.accepted])
+        ],
+    )
+
+
+@dg.sensor(
+    job_name=JOB_NAME,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Jobs aceitos por POST /ingest/leads/xlsx ainda pendentes: dispara a ingestão (run key = job_id).",
+)
+def api_ingest_jobs_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource
+) -> dg.SensorResult:
+    # No cursor: `status = 'pendente'` (indexed) is the work list and the job id as run key makes a
+    # job that stays pendente while its run is queued harmless to see again.
+    with postgres.connection() as conn:
+        rows = pending_api_jobs(conn)
+    if not rows:
+        return dg.SensorResult(skip_reason="nenhum job pendente da API")
+    keys = [partition_key(r["slug"], r["arquivo_origem"], r["job_id"]) for r in rows]
+    new_keys = [k for k in keys if not context.instance.has_dynamic_partition(PARTITIONS_NAME, k)]
+    requests = [
+        dg.RunRequest(
+            run_key=str(r["job_id"]),
+            partition_key=k,
+            tags={**INGEST_TAGS, SOURCE_TAG: "api", TENANT_TAG: r["slug"], JOB_TAG: str(r["job_id"])},
+        )
+        for r, k in zip(rows, keys, strict=True)
+    ]
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[ingest_partitions.build_add_request(new_keys)] if new_keys else [],
+    )
+
+
+defs = dg.Definitions(sensors=[inbox_ingest_sensor, api_ingest_jobs_sensor])

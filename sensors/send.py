@@ -1,0 +1,179 @@
+"""Dagster shell of the send engine (pipelines.core.sender): the `enviar_disparos` job partitioned by
+channel, the due-work sensor that launches one run per (tenant, channel) with due disparos, and the
+`redrive_dlq` job (also a backfill over the channel partitions).
+
+`deploy/dagster*.yaml` cap concurrent runs per value of the `disparo-agenda/canal` tag, which every
+`enviar_disparos` run carries (from its partition)."""
+
+import time
+from datetime import datetime
+
+import dagster as dg
+
+from pipelines.core import sender
+from pipelines.core.errors import ValidationError
+from pipelines.core.mcp import CANAIS, endpoint_for
+from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.resources import PostgresResource, SettingsResource
+
+CANAL_TAG = "disparo-agenda/canal"
+TENANT_TAG = "disparo-agenda/tenant"
+SENSOR_INTERVAL_S = 5
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+canal_partitions = dg.StaticPartitionsDefinition(list(CANAIS))
+
+
+class EnviarConfig(dg.Config):
+    tenant: str | None = None  # tenant slug; empty: every tenant with due work on the channel
+    time_budget_s: float = 30.0
+    batch_size: int = 500
+    concurrency: int = 50
+
+
+@dg.static_partitioned_config(partition_keys=list(CANAIS), tags_for_partition_key_fn=lambda k: {CANAL_TAG: k})
+def _enviar_partition_config(partition_key: str) -> dict:
+    return {"ops": {"enviar": {"config": {}}}}
+
+
+@dg.op(description="Drena os disparos devidos do canal (partição) até não haver mais ou o tempo acabar.")
+def enviar(
+    context: dg.OpExecutionContext,
+    config: EnviarConfig,
+    postgres: PostgresResource,
+    settings: SettingsResource,
+) -> dg.Output[dict]:
+    canal = context.partition_key
+    tenant_id = None
+    if config.tenant:
+        with postgres.connection() as conn:
+            tenant_id = get_tenant_by_slug(conn, config.tenant).id
+    stats = sender.send_due(
+        postgres.url(),
+        canal=canal,
+        tenant_id=tenant_id,
+        time_budget_s=config.time_budget_s,
+        batch_size=config.batch_size,
+        concurrency=config.concurrency,
+        settings=settings.get(),
+        worker_id=f"dagster:{context.run_id[:8]}",
+    )
+    data = stats.as_dict()
+    context.log.info(f"envio {canal} tenant={config.tenant or '*'}: {data}")
+    context.instance.add_run_tags(
+        context.run_id,
+        {
+            f"disparo-agenda/{k}": str(data[k])
+            for k in ("enviados", "falhas", "reenvios", "dlq", "throughput")
+        },
+    )
+    return dg.Output(
+        data,
+        metadata={
+            "enviados": stats.enviados,
+            "falhas": stats.falhas,
+            "reenvios": stats.reenvios,
+            "dlq": stats.dlq,
+            "bloqueados": stats.bloqueados,
+            "adiados": stats.adiados,
+            "liberados": stats.liberados,
+            "duracao_s": stats.duration_s,
+            "throughput_msg_s": stats.throughput,
+        },
+    )
+
+
+@dg.job(
+    config=_enviar_partition_config,
+    description="Envia os disparos devidos de um canal (partição) e, opcionalmente, de um tenant (config/tag).",
+    tags={"disparo-agenda/kind": "send"},
+)
+def enviar_disparos() -> None:
+    enviar()
+
+
+@dg.sensor(
+    job=enviar_disparos,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Um run de enviar_disparos por (tenant, canal) com disparos devidos, sem empilhar duplicados.",
+)
+def disparos_devidos(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, settings: SettingsResource
+) -> dg.SensorResult:
+    configured = {c for c in CANAIS if endpoint_for(settings.get(), c)}
+    with postgres.connection() as conn:
+        due = [row for row in sender.count_due(conn) if row["canal"] in configured]
+    if not due:
+        return dg.SensorResult(skip_reason="nenhum disparo devido (em canal com endpoint MCP configurado)")
+    active = {
+        (run.tags.get(TENANT_TAG), run.tags.get(CANAL_TAG))
+        for run in context.instance.get_runs(dg.RunsFilter(job_name=enviar_disparos.name, statuses=_ACTIVE))
+    }
+    bucket = int(time.time() // SENSOR_INTERVAL_S)  # a new key per tick; active runs are skipped above
+    requests = [
+        dg.RunRequest(
+            run_key=f"{row['tenant_slug']}:{row['canal']}:{bucket}",
+            partition_key=row["canal"],
+            run_config={"ops": {"enviar": {"config": {"tenant": row["tenant_slug"]}}}},
+            tags={TENANT_TAG: row["tenant_slug"], CANAL_TAG: row["canal"]},
+        )
+        for row in due
+        # a run without a tenant (launched by hand) drains the whole channel: it covers every tenant
+        if (row["tenant_slug"], row["canal"]) not in active and (None, row["canal"]) not in active
+    ]
+    if not requests:
+        return dg.SensorResult(skip_reason="já há runs na fila ou em execução para todo o trabalho devido")
+    return dg.SensorResult(run_requests=requests)
+
+
+class RedriveConfig(dg.Config):
+    tenant: str | None = None  # tenant slug; empty: every tenant
+    since: str | None = None  # ISO-8601, DLQ entries created at or after
+    until: str | None = None  # ISO-8601, created before
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"{name} inválido: {value!r} (use ISO-8601)", field=name) from exc
+    if parsed.tzinfo is None:
+        raise ValidationError(f"{name} precisa de fuso horário (ex.: 2026-01-01T00:00:00-03:00)", field=name)
+    return parsed
+
+
+@dg.op(description="Devolve os disparos da DLQ do canal (partição) para pendente, com tentativas novas.")
+def reenviar_dlq(
+    context: dg.OpExecutionContext, config: RedriveConfig, postgres: PostgresResource
+) -> dg.Output[int]:
+    with postgres.connection() as conn:
+        tenant_id = get_tenant_by_slug(conn, config.tenant).id if config.tenant else None
+        n = sender.redrive(
+            conn,
+            tenant_id=tenant_id,
+            canal=context.partition_key,
+            since=_parse_time(config.since, "since"),
+            until=_parse_time(config.until, "until"),
+        )
+    context.log.info(f"{n} disparos devolvidos para pendente ({context.partition_key})")
+    return dg.Output(n, metadata={"redriven": n})
+
+
+@dg.job(
+    partitions_def=canal_partitions,
+    description="Re-drive da DLQ: disparos mortos de volta para pendente (config: tenant, since, until).",
+    tags={"disparo-agenda/kind": "redrive"},
+)
+def redrive_dlq() -> None:
+    reenviar_dlq()
+
+
+defs = dg.Definitions(jobs=[enviar_disparos, redrive_dlq], sensors=[disparos_devidos])

@@ -1,0 +1,281 @@
+"""The ingest asset (a dynamic partition per job, metadata, checks, backfill re-ingest) and both
+sensors, against a real database, a temporary file store and a test Dagster instance."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, KIND_TAG, SOURCE_TAG, IngestConfig, leads_ingest
+from pipelines.core.ingest_surfaces import PARTITIONS_NAME, partition_key
+from pipelines.core.settings import Settings
+from pipelines.resources import PostgresResource, SettingsResource
+from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
+
+ROWS = [
+    ["1", "Alfa Comércio Ltda", "11 98765-4321", "contato@alfa.com.br"],
+    ["2", "Beta Serviços", "(21) 3333-4444 / 21 99999-8888", ""],
+    ["3", "", "11 91234-5678", "sem@nome.com"],  # no nome: rejected
+    ["4", "Delta ME", "", "delta@delta.com.br; financeiro@delta.com.br"],
+]
+
+
+def _xlsx(rows: list[list[str]] = ROWS) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws.append(["id", "nome", "telefone", "email"])
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DISPARO_AGENDA_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def resources(database_url: str, home: Path) -> dict[str, Any]:
+    return {
+        "postgres": PostgresResource(database_url=database_url),
+        "settings": SettingsResource(home=str(home)),
+    }
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def _api_job(conn, tenant, content: bytes, name: str = "Leads Organizados.xlsx", origem: str = "api"):
+    from pipelines.core.filestore import store_file
+    from pipelines.core.ingest import create_job
+
+    path, sha = store_file(Settings.from_env(), content, name)
+    job_id = create_job(conn, tenant["id"], name, str(path), origem=origem, arquivo_sha256=sha)
+    return job_id, partition_key(tenant["slug"], name, job_id)
+
+
+def _materialize(key: str, instance, resources, **tags: str):
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
+    return dg.materialize(
+        [leads_ingest],
+        partition_key=key,
+        instance=instance,
+        resources=resources,
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def _meta(result) -> dict[str, Any]:
+    (mat,) = result.asset_materializations_for_node("leads_ingest")
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def test_materialize_partition_metadata_and_checks(conn, tenant, resources, instance) -> None:
+    from pipelines.core.ingest_surfaces import job_id_from_partition_key
+
+    job_id, key = _api_job(conn, tenant, _xlsx(), name="Leads Organizados (Março).xlsx")
+    assert key == f"acme/leads-organizados-marco/{job_id}"  # readable, and maps back to the job
+    assert job_id_from_partition_key(key) == job_id
+    result = _materialize(key, instance, resources, **{SOURCE_TAG: "api", KIND_TAG: "ingest"})
+    assert result.success
+    meta = _meta(result)
+    assert meta["job_id"] == str(job_id) and meta["executado_agora"] is True
+    assert meta["leads_criados"] == 3 and meta["linhas_rejeitadas"] == 1 and meta["linhas_total"] == 4
+    assert meta["duracao_s"] >= 0
+    reasons = meta["motivos_rejeicao"]
+    assert (
+        sum(r.data["linhas"] for r in reasons.records) == 1 and reasons.records[0].data["primeira_linha"] == 4
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks[CHECK_REJECTS].passed is False  # 1 of 4 rows > 10 %
+    assert checks[CHECK_CONTACT].passed is True  # every loaded lead has a phone or an e-mail
+    assert (
+        conn.execute("SELECT status FROM ingest_jobs WHERE job_id = %s", (job_id,)).fetchone()["status"]
+        == "concluido"
+    )
+
+    # Thresholds are run config: a looser limit passes the reject-rate check.
+    result = dg.materialize(
+        [leads_ingest],
+        partition_key=key,
+        instance=instance,
+        resources=resources,
+        run_config=dg.RunConfig(ops={"leads_ingest": IngestConfig(max_taxa_rejeicao=0.5)}),
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks[CHECK_REJECTS].passed is True
+
+
+def test_rematerializing_a_partition_reingests_the_file_as_a_new_job(
+    conn, tenant, resources, instance
+) -> None:
+    job_id, key = _api_job(conn, tenant, _xlsx())
+    assert _materialize(key, instance, resources, **{SOURCE_TAG: "api"}).success
+
+    # A backfill / manual re-run (no sensor tag): fresh job of origem dagster for the same stored file.
+    result = _materialize(key, instance, resources)
+    assert result.success
+    meta = _meta(result)
+    assert meta["job_id"] != str(job_id) and meta["leads_criados"] == 0 and meta["leads_atualizados"] == 3
+    jobs = conn.execute("SELECT origem, status, arquivo_path FROM ingest_jobs ORDER BY created_at").fetchall()
+    assert [(j["origem"], j["status"]) for j in jobs] == [("api", "concluido"), ("dagster", "concluido")]
+    assert jobs[0]["arquivo_path"] == jobs[1]["arquivo_path"]
+    assert conn.execute("SELECT count(*) AS n FROM leads").fetchone()["n"] == 3
+
+    # A sensor-launched run of a job someone already ran (e.g. the API in-process) does not ingest twice.
+    result = _materialize(key, instance, resources, **{SOURCE_TAG: "api"})
+    assert result.success and _meta(result)["executado_agora"] is False
+    assert conn.execute("SELECT count(*) AS n FROM ingest_jobs").fetchone()["n"] == 2
+
+
+def test_a_bad_file_fails_the_run_and_the_job_says_why(conn, tenant, resources, instance) -> None:
+    job_id, key = _api_job(conn, tenant, b"PK\x03\x04 nao e um xlsx de verdade", name="Quebrado.xlsx")
+    result = _materialize(key, instance, resources, **{SOURCE_TAG: "api"})
+    assert not result.success
+    job = conn.execute(
+        "SELECT status, mensagem_erro FROM ingest_jobs WHERE job_id = %s", (job_id,)
+    ).fetchone()
+    assert job["status"] == "erro" and job["mensagem_erro"]
+
+
+def _drop(home: Path, slug: str, name: str, content: bytes, age: float = 10) -> Path:
+    path = home / "inbox" / slug / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    old = time.time() - age
+    os.utime(path, (old, old))
+    return path
+
+
+def _tick(instance, resources, cursor: str | None):
+    return inbox_ingest_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+
+
+def test_inbox_sensor_waits_for_stable_files_and_never_takes_one_twice(
+    conn, tenant, home, resources, instance
+) -> None:
+    import hashlib
+
+    content = _xlsx()
+    _drop(home, "acme", "Leads.xlsx", content)
+    _drop(home, "acme", "~$Leads.xlsx", b"lock")  # Excel's lock file: ignored
+    _drop(home, "ninguem", "Leads.xlsx", content)  # no such tenant: skipped with a reason, left alone
+
+    first = _tick(instance, resources, None)
+    assert not first.run_requests and first.skip_reason  # seen once: not yet known to be complete
+    assert "acme/Leads.xlsx" in first.cursor
+
+    second = _tick(instance, resources, first.cursor)
+    (req,) = second.run_requests
+    sha = hashlib.sha256(content).hexdigest()
+    assert req.run_key == f"inbox/acme/{sha}"
+    assert req.partition_key.startswith("acme/leads/")
+    assert req.tags[KIND_TAG] == "ingest" and req.tags[SOURCE_TAG] == "inbox"
+    (add,) = second.dynamic_partitions_requests
+    assert add.partitions_def_name == PARTITIONS_NAME and list(add.partition_keys) == [req.partition_key]
+    assert "acme/Leads.xlsx" in second.cursor  # newest file taken
+    assert not (home / "inbox" / "acme" / "Leads.xlsx").exists()
+    assert len(list((home / "inbox" / "acme" / "processados").iterdir())) == 1
+    assert (home / "inbox" / "ninguem" / "Leads.xlsx").exists()
+    job = conn.execute("SELECT origem, status, arquivo_sha256 FROM ingest_jobs").fetchone()
+    assert job == {"origem": "inbox", "status": "pendente", "arquivo_sha256": sha}
+
+    # The same content dropped again (another name) is moved aside without a new job or run.
+    _drop(home, "acme", "Leads (1).xlsx", content)
+    cursor = _tick(instance, resources, second.cursor).cursor
+    third = _tick(instance, resources, cursor)
+    assert not third.run_requests
+    assert conn.execute("SELECT count(*) AS n FROM ingest_jobs").fetchone()["n"] == 1
+    assert len(list((home / "inbox" / "acme" / "processados").iterdir())) == 2
+
+    # The run the sensor asked for ingests that job.
+    result = _materialize(req.partition_key, instance, resources, **req.tags)
+    assert result.success and _meta(result)["leads_criados"] == 3
+
+
+def test_inbox_sensor_ignores_a_file_still_being_written(conn, tenant, home, resources, instance) -> None:
+    path = _drop(home, "acme", "Grande.xlsx", _xlsx()[:100])
+    cursor = _tick(instance, resources, None).cursor
+    with path.open("ab") as fh:  # still growing between evaluations
+        fh.write(b"x" * 100)
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    result = _tick(instance, resources, cursor)
+    assert not result.run_requests and path.exists()
+    path.write_bytes(_xlsx())  # finished: fresh mtime, so not taken on the next look either
+    result = _tick(instance, resources, result.cursor)
+    assert not result.run_requests
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    result = _tick(instance, resources, result.cursor)
+    assert not result.run_requests  # mtime changed again: one more stable look needed
+    result = _tick(instance, resources, result.cursor)
+    assert len(result.run_requests) == 1 and not path.exists()
+
+
+def test_inbox_sensor_moves_non_spreadsheets_to_erro(conn, tenant, home, resources, instance) -> None:
+    _drop(home, "acme", "notas.txt", b"oi")
+    _drop(home, "acme", "falso.xlsx", b"nao sou zip")
+    _drop(home, "acme", "vazio.csv", b"")
+    cursor = _tick(instance, resources, None).cursor
+    result = _tick(instance, resources, cursor)
+    assert not result.run_requests
+    moved = sorted(p.name for p in (home / "inbox" / "acme" / "erro").iterdir())
+    assert any(n.endswith("_notas.txt") for n in moved) and any(
+        n.endswith("_notas.txt.motivo.txt") for n in moved
+    )
+    assert any(n.endswith("_falso.xlsx") for n in moved)
+    assert any(n.endswith("_vazio.csv") for n in moved)
+    assert conn.execute("SELECT count(*) AS n FROM ingest_jobs").fetchone()["n"] == 0
+
+
+def test_api_jobs_sensor_launches_pending_api_jobs(conn, tenant, resources, instance) -> None:
+    job_id, key = _api_job(conn, tenant, _xlsx())
+    _api_job(conn, tenant, _xlsx([["9", "CLI", "", ""]]), name="cli.xlsx", origem="cli")  # not the API's
+
+    result = api_ingest_jobs_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    (req,) = result.run_requests
+    assert req.run_key == str(job_id) and req.partition_key == key
+    assert req.tags[KIND_TAG] == "ingest" and req.tags[SOURCE_TAG] == "api"
+    assert list(result.dynamic_partitions_requests[0].partition_keys) == [key]
+
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
+    again = api_ingest_jobs_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert [r.run_key for r in again.run_requests] == [str(job_id)]  # still pendente: same run key
+    assert not again.dynamic_partitions_requests  # partition already exists
+
+    assert _materialize(key, instance, resources, **req.tags).success
+    done = api_ingest_jobs_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert not done.run_requests and done.skip_reason
+
+
+def test_a_generated_messy_sheet_materializes_with_consistent_metadata(
+    conn, tenant, resources, instance, tmp_path
+) -> None:
+    from pipelines.sample_sheet import generate
+
+    path = generate(tmp_path / "gerada.xlsx", 400, seed=3)
+    job_id, key = _api_job(conn, tenant, path.read_bytes(), name="gerada.xlsx")
+    result = _materialize(key, instance, resources, **{SOURCE_TAG: "api"})
+    assert result.success
+    meta = _meta(result)
+    assert meta["leads_criados"] > 300 and meta["linhas_rejeitadas"] > 0  # the generator adds bad rows
+    assert sum(r.data["linhas"] for r in meta["motivos_rejeicao"].records) == meta["linhas_rejeitadas"]
+    (contact,) = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK_CONTACT]
+    assert contact.metadata["leads"].value == meta["leads_criados"]

@@ -1,0 +1,182 @@
+"""The MCP client against the simulator (a test double) over real HTTP: outcome classes, idempotency,
+the record, run-time config and signed delivery receipts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import httpx
+import pytest
+
+from pipelines.core.mcp import McpClient
+from pipelines.core.settings import Settings
+from pipelines.mcp_sim import SimConfig, run_in_thread
+
+
+@pytest.fixture(scope="module")
+def sim():
+    handle = run_in_thread(SimConfig(token="segredo-sim", retry_after_s=3))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset(sim) -> None:
+    httpx.post(sim.url + "/sim/reset").raise_for_status()
+
+
+def _settings(url: str, token: str | None = "segredo-sim") -> Settings:
+    return dataclasses.replace(
+        Settings.from_env(), mcp_whatsapp_endpoint=url, mcp_email_endpoint=url, mcp_token=token
+    )
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def _configure(sim, **changes) -> None:
+    httpx.post(sim.url + "/sim/config", json=changes).raise_for_status()
+
+
+async def _one(url: str, key: str, *, timeout: float = 5.0, token: str | None = "segredo-sim"):
+    async with McpClient(_settings(url, token), concurrency=2, timeout=timeout) as mcp:
+        return await mcp.send_whatsapp("+5584997084444", "Olá", idempotency_key=key, template_id="t1")
+
+
+def test_sent_and_idempotent_replay(sim) -> None:
+    first = _run(_one(sim.url, "k-1"))
+    again = _run(_one(sim.url, "k-1"))
+    assert first.outcome == "sent" and first.message_id
+    assert again.message_id == first.message_id
+    stats = httpx.get(sim.url + "/sim/stats").json()
+    assert stats["accepted"] == 1 and stats["duplicates"] == 1 and stats["requests"] == 2
+    items = httpx.get(sim.url + "/sim/messages", params={"to": "+5584997084444"}).json()["items"]
+    assert [(m["idempotency_key"], m["message"], m["templateId"], m["hits"]) for m in items] == [
+        ("k-1", "Olá", "t1", 2)
+    ]
+    assert httpx.get(sim.url + "/sim/messages", params={"canal": "email"}).json()["total"] == 0
+
+
+def test_email_request_shape(sim) -> None:
+    async def go():
+        async with McpClient(_settings(sim.url)) as mcp:
+            return await mcp.send_email("a@b.com", "Assunto", "Corpo", idempotency_key="e-1", html="<b>x</b>")
+
+    assert _run(go()).outcome == "sent"
+    (m,) = httpx.get(sim.url + "/sim/messages", params={"canal": "email"}).json()["items"]
+    assert (m["to"], m["subject"], m["body"], m["html"]) == ("a@b.com", "Assunto", "Corpo", "<b>x</b>")
+
+
+@pytest.mark.parametrize(
+    ("changes", "outcome", "status"),
+    [
+        ({"rate_5xx": 1.0}, "retry", 503),
+        ({"rate_429": 1.0}, "retry", 429),
+        ({"rate_4xx": 1.0}, "failed", 400),
+        ({"rate_failed": 1.0}, "failed", 200),
+    ],
+)
+def test_outcome_classes(sim, changes, outcome, status) -> None:
+    _configure(sim, **changes)
+    res = _run(_one(sim.url, f"k-{status}-{outcome}"))
+    assert (res.outcome, res.http_status) == (outcome, status)
+    assert res.error
+    if status == 429:
+        assert res.retry_after == 3.0
+
+
+def test_retryable_answers_are_not_replayed(sim) -> None:
+    _configure(sim, rate_5xx=1.0)
+    assert _run(_one(sim.url, "k-r")).outcome == "retry"
+    _configure(sim, rate_5xx=0.0)
+    assert _run(_one(sim.url, "k-r")).outcome == "sent"  # same key succeeds once the server recovers
+
+
+def test_timeout_and_connection_error_are_retryable(sim) -> None:
+    _configure(sim, rate_timeout=1.0, timeout_s=1.0)
+    res = _run(_one(sim.url, "k-t", timeout=0.2))
+    assert res.outcome == "retry" and "timeout" in res.error
+    res = _run(_one("http://127.0.0.1:9", "k-c"))  # nothing listens on the discard port
+    assert res.outcome == "retry" and "conexão" in res.error
+
+
+def test_token_is_required_when_configured_and_never_in_errors(sim) -> None:
+    res = _run(_one(sim.url, "k-a", token="errado"))
+    assert (res.outcome, res.http_status) == ("failed", 401)
+    assert "errado" not in (res.error or "") and "segredo" not in repr(res)
+
+
+def test_invalid_body_is_a_permanent_4xx(sim) -> None:
+    r = httpx.post(
+        sim.url + "/mcp/whatsapp/send", json={"to": "+55"}, headers={"Authorization": "Bearer segredo-sim"}
+    )
+    assert r.status_code == 400 and "message" in r.json()["error"]
+
+
+def test_config_is_validated(sim) -> None:
+    assert httpx.post(sim.url + "/sim/config", json={"rate_5xx": 2}).status_code == 422
+    assert httpx.post(sim.url + "/sim/config", json={"nope": 1}).status_code == 422
+    assert httpx.post(sim.url + "/sim/config", json={"latency_ms": 5}).json()["token"] == "***"
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list[tuple[bytes, str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Webhook.received.append((body, self.headers["X-MCP-Signature"]))
+        self.send_response(204 if len(_Webhook.received) % 2 else 401)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_receipts_are_signed_and_posted_per_message(sim) -> None:
+    ids = [_run(_one(sim.url, f"r-{i}")).message_id for i in range(3)]
+    server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _Webhook.received.clear()
+        url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/mcp"
+        r = httpx.post(
+            sim.url + "/sim/receipts",
+            json={"webhook_url": url, "secret": "s3", "messageIds": ids[:2], "status": "delivered"},
+        )
+        assert r.json() == [204, 401]
+        r = httpx.post(
+            sim.url + "/sim/receipts",
+            json={"webhook_url": url, "secret": "s3", "messageIds": None, "status": "failed", "error": "x"},
+        )
+        assert len(r.json()) == 3  # every accepted message
+        bad = httpx.post(
+            sim.url + "/sim/receipts", json={"webhook_url": url, "secret": "s3", "messageIds": ["zz"]}
+        )
+        assert bad.status_code == 404
+    finally:
+        server.shutdown()
+    assert len(_Webhook.received) == 5
+    for body, signature in _Webhook.received:
+        assert signature == "sha256=" + hmac.new(b"s3", body, hashlib.sha256).hexdigest()
+    bodies = [json.loads(b) for b, _ in _Webhook.received]
+    assert [b["messageId"] for b in bodies] == ids[:2] + ids
+    assert bodies[0]["status"] == "delivered" and bodies[0]["timestamp"].endswith("Z")
+    assert "error" not in bodies[0]
+    assert bodies[4] == {**bodies[4], "status": "failed", "error": "x"}
+    statuses = {m["messageId"]: m["status"] for m in httpx.get(sim.url + "/sim/messages").json()["items"]}
+    assert statuses == dict.fromkeys(ids, "failed")
+
+
+def test_extra_routers_are_included() -> None:
+    from pipelines.mcp_sim import create_app
+
+    paths = set(create_app(SimConfig()).openapi()["paths"])
+    assert {"/mcp/whatsapp/send", "/mcp/email/send", "/sim/receipts"} <= paths
