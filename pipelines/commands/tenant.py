@@ -44,7 +44,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lembrete-minutos", type=int, dest="lembrete_minutos_padrao")
     p.add_argument("--equipe-canal", choices=["email", "whatsapp"])
     p.add_argument("--equipe-destino")
+    p.add_argument(
+        "--agendamento-slot-minutos", type=int, help="janela de conflito de agenda por responsável"
+    )
     p.set_defaults(func=_set)
+
+    p = tsub.add_parser(
+        "webhook-secret",
+        help="mostra (ou troca, com --rotate) o segredo HMAC dos recibos MCP e dos feeds .ics",
+    )
+    p.add_argument("slug")
+    p.add_argument(
+        "--rotate", action="store_true", help="gera um novo segredo (invalida os links .ics atuais)"
+    )
+    p.set_defaults(func=_webhook_secret)
 
     p = tsub.add_parser("key-create", help="cria mais uma chave de API")
     p.add_argument("slug")
@@ -98,7 +111,7 @@ def _set(args: argparse.Namespace) -> int:
         k: getattr(args, k)
         for k in (
             "nome", "timezone", "rate_limit_whatsapp", "rate_limit_email",
-            "lembrete_minutos_padrao", "equipe_canal", "equipe_destino",
+            "lembrete_minutos_padrao", "equipe_canal", "equipe_destino", "agendamento_slot_minutos",
         )
         if getattr(args, k) is not None
     }  # fmt: skip
@@ -112,6 +125,15 @@ def _set(args: argparse.Namespace) -> int:
     with connection() as conn:
         tenant = tenants.update_tenant(conn, args.slug, **changes)
     print(json.dumps(tenant.as_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _webhook_secret(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        if args.rotate:
+            print(tenants.rotate_webhook_secret(conn, args.slug))
+        else:
+            print(tenants.get_webhook_secret(conn, tenants.get_tenant_by_slug(conn, args.slug).id))
     return 0
 
 

@@ -190,6 +190,17 @@ def get_tenant(conn: psycopg.Connection, tenant_id: UUID | str) -> Tenant:
     return Tenant.from_row(row)
 
 
+def rotate_webhook_secret(conn: psycopg.Connection, slug: str) -> str:
+    """New HMAC secret for MCP delivery receipts (and the iCalendar feed tokens derived from it)."""
+    tenant = get_tenant_by_slug(conn, slug)
+    secret = secrets.token_hex(32)
+    with conn.transaction():
+        conn.execute(
+            "UPDATE tenants SET webhook_secret = %s, updated_at = now() WHERE id = %s", (secret, tenant.id)
+        )
+    return secret
+
+
 def get_webhook_secret(conn: psycopg.Connection, tenant_id: UUID | str) -> str:
     row = conn.execute("SELECT webhook_secret FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
     if row is None:
@@ -199,7 +210,7 @@ def get_webhook_secret(conn: psycopg.Connection, tenant_id: UUID | str) -> str:
 
 _SETTABLE = {
     "nome", "timezone", "janela_envio", "rate_limit_whatsapp", "rate_limit_email",
-    "lembrete_minutos_padrao", "equipe_canal", "equipe_destino",
+    "lembrete_minutos_padrao", "equipe_canal", "equipe_destino", "agendamento_slot_minutos",
 }  # fmt: skip
 
 

@@ -89,3 +89,29 @@ def test_cli_tenant_create_json_and_errors(cli) -> None:
     assert code != 0 and "tenant desconhecido" in err
     code, out, _ = cli("tenant", "list")
     assert code == 0 and "loja" in out
+
+
+def test_cli_webhook_secret_show_and_rotate(cli, conn) -> None:
+    cli("tenant", "create", "loja")
+    code, first, _ = cli("tenant", "webhook-secret", "loja")
+    assert code == 0 and len(first.strip()) == 64
+    code, rotated, _ = cli("tenant", "webhook-secret", "loja", "--rotate")
+    assert code == 0 and rotated.strip() != first.strip()
+    stored = conn.execute("SELECT webhook_secret FROM tenants WHERE slug = 'loja'").fetchone()[
+        "webhook_secret"
+    ]
+    assert stored == rotated.strip()
+
+
+def test_cli_set_slot_minutes(cli, conn) -> None:
+    cli("tenant", "create", "loja")
+    code, _, err = cli("tenant", "set", "loja", "--agendamento-slot-minutos", "45")
+    assert code == 0, err
+    assert (
+        conn.execute("SELECT agendamento_slot_minutos FROM tenants WHERE slug='loja'").fetchone()[
+            "agendamento_slot_minutos"
+        ]
+        == 45
+    )
+    code, _, err = cli("tenant", "set", "loja", "--agendamento-slot-minutos", "0")
+    assert code != 0 and err.startswith("erro:")
