@@ -153,18 +153,21 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 @dg.op(description="Devolve os disparos da DLQ do canal (partição) para pendente, com tentativas novas.")
 def reenviar_dlq(
     context: dg.OpExecutionContext, config: RedriveConfig, postgres: PostgresResource
-) -> dg.Output[int]:
+) -> dg.Output[dict]:
     with postgres.connection() as conn:
         tenant_id = get_tenant_by_slug(conn, config.tenant).id if config.tenant else None
-        n = sender.redrive(
+        result = sender.redrive(
             conn,
             tenant_id=tenant_id,
             canal=context.partition_key,
             since=_parse_time(config.since, "since"),
             until=_parse_time(config.until, "until"),
         )
-    context.log.info(f"{n} disparos devolvidos para pendente ({context.partition_key})")
-    return dg.Output(n, metadata={"redriven": n})
+    context.log.info(
+        f"{result.redriven} disparos devolvidos para pendente, {result.skipped} ignorados "
+        f"(lead já com disparo ativo na campanha) ({context.partition_key})"
+    )
+    return dg.Output(result.as_dict(), metadata=result.as_dict())
 
 
 @dg.job(

@@ -131,7 +131,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 def _dlq_redrive(args: argparse.Namespace) -> int:
     with connection() as conn:
-        n = sender.redrive(
+        result = sender.redrive(
             conn,
             tenant_id=_tenant_id(conn, args.tenant),
             disparo_ids=_uuids(args.ids),
@@ -140,7 +140,8 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
             canal=args.canal,
         )
     if args.json:
-        print(json.dumps({"redriven": n}))
+        print(json.dumps(result.as_dict()))
     else:
-        print(f"{n} disparo(s) devolvido(s) para pendente")
+        why = " (o lead já tem disparo ativo na campanha; ficam na DLQ)" if result.skipped else ""
+        print(f"{result.redriven} disparo(s) devolvido(s) para pendente · {result.skipped} ignorado(s){why}")
     return 0

@@ -121,7 +121,7 @@ def test_redrive_job_over_channel_partition(conn, tenant, env, sim) -> None:
             instance=instance,
             resources=env,
         )
-        assert email.output_for_node("reenviar_dlq") == 0
+        assert email.output_for_node("reenviar_dlq") == {"redriven": 0, "skipped": 0}
         wa = redrive_dlq.execute_in_process(
             run_config={
                 "ops": {"reenviar_dlq": {"config": {"tenant": "acme", "since": "2000-01-01T00:00:00+00:00"}}}
@@ -130,7 +130,12 @@ def test_redrive_job_over_channel_partition(conn, tenant, env, sim) -> None:
             instance=instance,
             resources=env,
         )
-        assert wa.output_for_node("reenviar_dlq") == 2
+        assert wa.output_for_node("reenviar_dlq") == {"redriven": 2, "skipped": 0}
+        [output] = [e for e in wa.all_node_events if e.is_successful_output]
+        assert {k: v.value for k, v in output.event_specific_data.metadata.items()} == {
+            "redriven": 2,
+            "skipped": 0,
+        }
     assert {
         r["status"] for r in conn.execute("SELECT status FROM disparos WHERE disparo_id = ANY(%s)", (ids,))
     } == {"pendente"}

@@ -178,8 +178,11 @@ def test_retryable_failure_schedules_backoff_then_dlq_then_redrive(conn, databas
     events = conn.execute("SELECT payload FROM eventos_outbox WHERE entidade_id = ANY(%s)", (ids,)).fetchall()
     assert sorted(e["payload"]["status"] for e in events) == ["erro"] * 4
 
-    assert sender.redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]) == 3
-    assert sender.redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]) == 0  # already re-driven
+    assert sender.redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]).as_dict() == {
+        "redriven": 3,
+        "skipped": 0,
+    }
+    assert sender.redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]).redriven == 0  # already done
     assert len(sender.list_dlq(conn, tenant["id"])) == 1
     _configure(mcp, rate_5xx=0.0)
     s3 = sender.send_due(database_url, settings=_settings(mcp))
