@@ -13,6 +13,7 @@ from pipelines.core.errors import ConflictError, DisparoAgendaError
 from pipelines.core.ingest import job_document, run_job
 from pipelines.core.ingest_surfaces import (
     PARTITIONS_NAME,
+    STALE_PROCESSING_S,
     contact_stats,
     job_id_from_partition_key,
     job_row,
@@ -39,30 +40,65 @@ class IngestConfig(dg.Config):
     min_taxa_contato: float = 0.50
 
 
-def _job_to_run(context: dg.AssetExecutionContext, conn: Any, key: str) -> tuple[Any, Any, bool]:
-    """(job id, tenant id, whether to run it). A sensor-launched run takes its own job; a manual or
-    backfill run of a partition whose job already ran re-ingests the same stored file as a new job."""
+def _job_to_run(context: dg.AssetExecutionContext, conn: Any, key: str) -> tuple[Any, Any, str]:
+    """(job id, tenant id, action) with action `run` (claim a pendente job), `takeover` (claim a job left
+    processando by a dead runner) or `report` (someone else ran or is running it: report its result).
+
+    A sensor-launched run only ever takes its own pendente job. A manual or backfill run of a partition
+    whose job already finished re-ingests the same stored file as a fresh job (the old one keeps its
+    counts). A job in processando is waited for, and taken over only once idle for STALE_PROCESSING_S."""
     row = job_row(conn, job_id_from_partition_key(key))
     if not key.startswith(f"{row['slug']}/"):
         raise dg.Failure(f"partição {key!r} não pertence ao tenant do job ({row['slug']})")
     if row["status"] == "pendente":
-        return row["job_id"], row["tenant_id"], True
+        return row["job_id"], row["tenant_id"], "run"
+    if row["status"] == "processando":
+        if row["parado_s"] >= STALE_PROCESSING_S:
+            return row["job_id"], row["tenant_id"], "takeover"
+        return row["job_id"], row["tenant_id"], "report"
     if context.run.tags.get(SOURCE_TAG):
         # Already taken (e.g. the API ran it in-process): report it, do not ingest twice.
-        return row["job_id"], row["tenant_id"], False
+        return row["job_id"], row["tenant_id"], "report"
     new_id = rerun_job(conn, row)
     context.log.info(f"reingestão de {row['arquivo_origem']}: novo job {new_id} (partição {key})")
-    return new_id, row["tenant_id"], True
+    return new_id, row["tenant_id"], "run"
+
+
+def _claim_and_run(
+    context: dg.AssetExecutionContext, url: str, job_id: Any, *, takeover: bool, progress: Any
+) -> bool:
+    """Run the job if it can still be claimed; False when another executor got it first. Never re-runs a
+    finished job (only_pending) and takes over a processando one only if it is still stale at claim time."""
+    if takeover:
+        context.log.warning(
+            f"job {job_id} parado em processamento há mais de {STALE_PROCESSING_S:.0f}s; assumindo o job"
+        )
+    try:
+        run_job(
+            url,
+            job_id,
+            progress=progress,
+            only_pending=True,
+            force=takeover,
+            stale_after_s=STALE_PROCESSING_S,
+        )
+    except ConflictError:
+        return False
+    return True
 
 
 def _wait_for_other_executor(
-    context: dg.AssetExecutionContext, conn: Any, tenant_id: Any, job_id: Any
-) -> None:
+    context: dg.AssetExecutionContext, conn: Any, url: str, job_id: Any, progress: Any
+) -> bool:
     """Another process (the API's in-process runner) holds the job: wait for its result instead of
-    running the file twice."""
+    running the file twice; take it over if that process stops writing progress (it died). True when
+    this run ended up running it."""
     deadline = time.monotonic() + WAIT_OTHER_EXECUTOR_S
-    logged = False
-    while job_document(conn, tenant_id, job_id)["status"] == "processando":
+    logged = ran = False
+    while (row := job_row(conn, job_id))["status"] == "processando":
+        if row["parado_s"] >= STALE_PROCESSING_S:
+            ran = _claim_and_run(context, url, job_id, takeover=True, progress=progress) or ran
+            continue
         if time.monotonic() > deadline:
             raise dg.Failure(
                 f"job {job_id} segue em processamento por outro executor há mais de {WAIT_OTHER_EXECUTOR_S}s"
@@ -71,6 +107,7 @@ def _wait_for_other_executor(
             context.log.info(f"job {job_id} em processamento por outro executor; aguardando o resultado")
             logged = True
         time.sleep(2)
+    return ran
 
 
 @dg.asset(
@@ -103,7 +140,7 @@ def leads_ingest(
     settings.get()  # fail early on a broken environment, before anything is claimed
     try:
         with postgres.connection() as conn:
-            job_id, tenant_id, must_run = _job_to_run(context, conn, key)
+            job_id, tenant_id, action = _job_to_run(context, conn, key)
     except DisparoAgendaError as exc:
         raise dg.Failure(exc.message) from None
     last = {"t": 0.0, "done": -1}
@@ -115,13 +152,13 @@ def leads_ingest(
             context.log.info(f"job {job_id}: {done}/{total} linhas")
 
     started = time.perf_counter()
-    if must_run:
-        try:
-            run_job(postgres.url(), job_id, progress=progress)
-        except ConflictError:
-            must_run = False  # taken by someone else between our look and the claim
+    ran = False
+    if action != "report":
+        ran = _claim_and_run(
+            context, postgres.url(), job_id, takeover=action == "takeover", progress=progress
+        )
     with postgres.connection() as conn:
-        _wait_for_other_executor(context, conn, tenant_id, job_id)
+        ran = _wait_for_other_executor(context, conn, postgres.url(), job_id, progress) or ran
         duration = time.perf_counter() - started
         doc = job_document(conn, tenant_id, job_id)
         reasons = reject_reasons(conn, tenant_id, job_id)
@@ -140,7 +177,7 @@ def leads_ingest(
         "job_id": str(job_id),
         "arquivo": doc.get("arquivo_origem") or key,
         "status": doc["status"],
-        "executado_agora": must_run,
+        "executado_agora": ran,
         "linhas_total": total,
         "linhas_processadas": doc.get("linhas_processadas") or 0,
         "linhas_rejeitadas": rejected,

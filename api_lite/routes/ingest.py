@@ -24,7 +24,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core import ingest as ingest_core
-from pipelines.core.errors import NotFoundError, ValidationError
+from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
 from pipelines.core.filestore import store_file
 from pipelines.core.ingest_surfaces import (
     DONE_DIR,
@@ -177,8 +177,11 @@ def _executor(app: FastAPI) -> ThreadPoolExecutor:
 
 def _run_inline(url: str, job_id: UUID) -> None:
     try:
-        doc = ingest_core.run_job(url, job_id)
+        # only_pending: if the Dagster sensor's run took the job first, it is not ingested a second time.
+        doc = ingest_core.run_job(url, job_id, only_pending=True)
         log.info("ingestão %s terminou: %s", job_id, doc.get("status"))
+    except ConflictError:
+        log.info("ingestão %s já assumida por outro executor", job_id)
     except Exception as exc:  # the job row carries the reason; a thread has nobody to raise to
         log.error("ingestão %s falhou: %s", job_id, type(exc).__name__)
 

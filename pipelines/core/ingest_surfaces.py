@@ -21,7 +21,7 @@ import psycopg
 
 from pipelines.core.errors import DisparoAgendaError, NotFoundError, ValidationError
 from pipelines.core.filestore import store_file
-from pipelines.core.ingest import SUPPORTED_SUFFIXES, create_job
+from pipelines.core.ingest import SUPPORTED_SUFFIXES, create_job, job_document
 from pipelines.core.settings import Settings
 from pipelines.core.tenants import get_tenant_by_slug
 
@@ -115,7 +115,14 @@ def job_id_from_partition_key(key: str) -> UUID:
 # --- job look-ups for the orchestrator (cross-tenant by design: Dagster serves every tenant) -------
 
 _JOB_COLUMNS = """j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba,
-                  j.origem, j.status, j.created_at"""
+                  j.origem, j.status, j.created_at,
+                  extract(epoch from now() - j.updated_at)::float8 AS parado_s"""
+
+# A `processando` job whose runner writes no progress for this long is taken to be dead (its process was
+# killed): the orchestrator may take it over (run_job(force=True, stale_after_s=...)). A live runner writes
+# progress after reading the file and after every chunk of 100k rows (seconds apart), so 15 minutes of
+# silence is not a slow job.
+STALE_PROCESSING_S = 900.0
 
 
 def job_row(conn: psycopg.Connection, job_id: UUID | str) -> dict[str, Any]:
@@ -170,13 +177,21 @@ def rerun_job(conn: psycopg.Connection, row: dict[str, Any], *, origem: str = "d
 def reject_reasons(
     conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str, limit: int = 25
 ) -> list[dict[str, Any]]:
-    """Rejects grouped by column and reason, most frequent first (the asset's reasons table)."""
-    return conn.execute(
-        """SELECT coalesce(coluna, '') AS coluna, motivo, count(*)::int AS linhas, min(linha) AS primeira_linha
-           FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s
-           GROUP BY 1, 2 ORDER BY linhas DESC, coluna, motivo LIMIT %s""",
-        (tenant_id, job_id, limit),
-    ).fetchall()
+    """Rejects grouped by column and reason, most frequent first (the asset's reasons table). The job
+    document's `erros` summary is the one grouping of a job's rejects (reasons without line numbers, so
+    every duplicate id counts in one row), so this reads it rather than grouping the rows again."""
+    erros = job_document(conn, tenant_id, job_id)["erros"] or []
+    rows = [
+        {
+            "coluna": e.get("coluna") or "",
+            "motivo": e["motivo"],
+            "linhas": int(e["quantidade"]),
+            "primeira_linha": min(e["primeiras_linhas"]) if e.get("primeiras_linhas") else None,
+        }
+        for e in erros
+    ]
+    rows.sort(key=lambda r: (-r["linhas"], r["coluna"], r["motivo"]))
+    return rows[:limit]
 
 
 def contact_stats(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, int]:

@@ -67,23 +67,38 @@ def create_job(
     return row["job_id"] if isinstance(row, dict) else row[0]
 
 
-def _claim(conn: psycopg.Connection, job_id: UUID, force: bool) -> dict[str, Any]:
-    """pendente|concluido|erro -> processando, resetting counters (a re-run of a job replaces its result)."""
+def _claim(
+    conn: psycopg.Connection, job_id: UUID, *, force: bool, only_pending: bool, stale_after_s: float | None
+) -> dict[str, Any]:
+    """-> processando, resetting counters (a re-run of a finished job replaces its result).
+
+    A `pendente` job is always claimable. A finished one (`concluido`/`erro`) only when not `only_pending`:
+    automated callers (the API's in-process runner, the Dagster asset) pass `only_pending=True`, so a job
+    another executor already ran is never ingested twice. A `processando` job only with `force`, and then,
+    if `stale_after_s` is given, only when its last progress write is older than that (its runner died)."""
     with conn.transaction():
         row = conn.execute(
             """UPDATE ingest_jobs SET status = 'processando', iniciado_em = now(), concluido_em = NULL,
                    mensagem_erro = NULL, linhas_total = NULL, linhas_processadas = 0, linhas_rejeitadas = 0,
                    leads_criados = 0, leads_atualizados = 0, telefones_criados = 0, emails_criados = 0,
                    avisos = '{}', erros = '[]', updated_at = now()
-               WHERE job_id = %s AND (status <> 'processando' OR %s)
+               WHERE job_id = %(id)s AND (
+                   status = 'pendente'
+                   OR (status IN ('concluido', 'erro') AND NOT %(only_pending)s)
+                   OR (status = 'processando' AND %(force)s
+                       AND (%(stale)s::float8 IS NULL OR updated_at < now() - make_interval(secs => %(stale)s))))
                RETURNING job_id, tenant_id, arquivo_origem, arquivo_path, aba""",
-            (job_id, force),
+            {"id": job_id, "force": force, "only_pending": only_pending, "stale": stale_after_s},
         ).fetchone()
         if row is None:
             exists = conn.execute("SELECT status FROM ingest_jobs WHERE job_id = %s", (job_id,)).fetchone()
             if exists is None:
                 raise NotFoundError(f"job {job_id} não encontrado")
-            raise ConflictError(f"o job {job_id} já está em processamento")
+            if exists["status"] == "processando":
+                raise ConflictError(f"o job {job_id} já está em processamento")
+            raise ConflictError(
+                f"o job {job_id} já terminou ({exists['status']}); crie um novo job para reingerir"
+            )
         conn.execute(
             "DELETE FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s", (row["tenant_id"], job_id)
         )
@@ -104,15 +119,18 @@ def run_job(
     *,
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
+    only_pending: bool = False,
+    stale_after_s: float | None = None,
 ) -> dict[str, Any]:
     """Process a job: pendente -> processando -> concluido | erro. Returns the job document; a bad file
-    ends as status `erro` with `mensagem_erro` (it does not raise). `force` takes over a job left
-    `processando` by a dead process."""
+    ends as status `erro` with `mensagem_erro` (it does not raise). ConflictError when the job cannot be
+    claimed (see `_claim`): `only_pending` refuses finished jobs (automated callers), `force` takes over a
+    job left `processando` by a dead process (only if idle for `stale_after_s`, when given)."""
     jid = _uuid(job_id)
     if jid is None:
         raise NotFoundError(f"job {job_id} não encontrado")
     with connection(url) as ctl:
-        job = _claim(ctl, jid, force)
+        job = _claim(ctl, jid, force=force, only_pending=only_pending, stale_after_s=stale_after_s)
         tenant_id = job["tenant_id"]
         started = time.monotonic()
 

@@ -6,6 +6,7 @@ would print 1.1987654321e10. fastexcel's `dtypes="string"` renders numeric cells
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -70,16 +71,51 @@ def map_headers(headers: list[str]) -> dict[str, list[str]]:
     return mapping
 
 
+HEADER_SCAN_ROWS = 20  # a title, notes or blank rows above the header are looked past up to here
+
+
+def looks_like_header(cells: list[str]) -> bool:
+    """A header row maps at least two known columns, one of them nome or the id."""
+    mapping = map_headers(cells)
+    return len(mapping) >= 2 and ("nome" in mapping or "lead_id_externo" in mapping)
+
+
+def find_header_row(rows: list[list[str | None]]) -> int | None:
+    """Index of the first row (of the first HEADER_SCAN_ROWS) that looks like the header, else None."""
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        if looks_like_header([str(c) for c in row if c is not None and str(c).strip()]):
+            return i
+    return None
+
+
+def _header_names(cells: list[str | None]) -> list[str]:
+    """Column names from a header row found in the data, as fastexcel names them: empty cells become
+    `__UNNAMED__<i>`, a repeated name gets `_1`, `_2`… ("Celular", "Celular_1")."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(cells):
+        name = str(cell).strip() if cell is not None and str(cell).strip() else f"__UNNAMED__{i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
+
+
 @dataclass
 class RawSheet:
-    """The mapped columns of a sheet as text. `frame` has `linha` (spreadsheet line, header = 1) and the
-    original headers of the mapped columns; blank rows are already dropped."""
+    """The mapped columns of a sheet as text. `frame` has `linha` (the spreadsheet's own line number; the
+    header is on `header_line`, 1 unless a title or blank rows sit above it) and the original headers of
+    the mapped columns; blank rows are already dropped."""
 
     frame: pl.DataFrame
     columns: dict[str, list[str]]
     sheet: str
     headers: list[str] = field(default_factory=list)
     blank_rows: int = 0
+    header_line: int = 1
 
     @property
     def rows(self) -> int:
@@ -105,20 +141,23 @@ def read_sheet(path: str | Path, sheet: str = "Leads", *, filename: str | None =
         raise ValidationError(f"arquivo não encontrado: {path}", field="arquivo")
     display = Path(filename).name if filename else path.name
     if suffix == ".csv":
-        frame, headers = _read_csv(path, display)
+        frame, headers, header_idx = _read_csv(path, display)
         sheet_name = sheet
     else:
-        frame, headers, sheet_name = _read_excel(path, sheet, display)
+        frame, headers, sheet_name, header_idx = _read_excel(path, sheet, display)
     columns = map_headers(headers)
     _require(columns, headers)
     wanted = [h for cols in columns.values() for h in cols]
+    # The frame's rows start right below the header (blank rows included), so line = header line + 1 + i.
     frame = (
-        frame.select(wanted).with_row_index("linha", offset=2).with_columns(pl.col("linha").cast(pl.Int32))
+        frame.select(wanted)
+        .with_row_index("linha", offset=header_idx + 2)
+        .with_columns(pl.col("linha").cast(pl.Int32))
     )
     not_blank = pl.any_horizontal(pl.col(c).str.strip_chars().str.len_chars() > 0 for c in wanted)
     before = frame.height
     frame = frame.filter(not_blank.fill_null(False))
-    return RawSheet(frame, columns, sheet_name, headers, before - frame.height)
+    return RawSheet(frame, columns, sheet_name, headers, before - frame.height, header_line=header_idx + 1)
 
 
 def _require(columns: dict[str, list[str]], headers: list[str]) -> None:
@@ -131,7 +170,7 @@ def _require(columns: dict[str, list[str]], headers: list[str]) -> None:
             )
 
 
-def _read_excel(path: Path, sheet: str, display: str) -> tuple[pl.DataFrame, list[str], str]:
+def _read_excel(path: Path, sheet: str, display: str) -> tuple[pl.DataFrame, list[str], str, int]:
     try:
         reader = fastexcel.read_excel(path)
     except fastexcel.FastExcelError as exc:
@@ -153,19 +192,36 @@ def _read_excel(path: Path, sheet: str, display: str) -> tuple[pl.DataFrame, lis
         headers.append(col.name)
         return is_candidate(col.name)
 
+    # Common case, one parse: the first row is the header.
     try:
         loaded = reader.load_sheet(sheet, dtypes="string", use_columns=use, whitespace_as_null=True)
-        frame = loaded.to_polars()
+        if looks_like_header(headers):
+            # A sheet with only a header gives Null-typed columns; cast everything to text.
+            return loaded.to_polars().with_columns(pl.all().cast(pl.String)), headers, sheet, 0
     except fastexcel.FastExcelError as exc:
-        if headers and not any(is_candidate(h) for h in headers):
-            _require({}, headers)
+        if not headers or any(is_candidate(h) for h in headers):
+            raise ValidationError(f"não foi possível ler a aba {sheet!r}: {_first_line(exc)}") from exc
+    # A title, notes or blank rows above the header: read the sheet without a header (absolute rows:
+    # skip_rows=0 keeps leading blank rows) and take the first row that looks like one.
+    try:
+        grid = reader.load_sheet(
+            sheet, header_row=None, skip_rows=0, dtypes="string", whitespace_as_null=True
+        ).to_polars()
+    except fastexcel.FastExcelError as exc:
         raise ValidationError(f"não foi possível ler a aba {sheet!r}: {_first_line(exc)}") from exc
-    # A sheet with only a header gives Null-typed columns; cast everything to text.
-    frame = frame.with_columns(pl.all().cast(pl.String))
-    return frame, headers, sheet
+    found = find_header_row([list(r) for r in grid.head(HEADER_SCAN_ROWS).iter_rows()])
+    if found is None:
+        _require(map_headers(headers), headers)  # names what the first row has
+        raise ValidationError(f"a aba {sheet!r} não tem cabeçalho reconhecível")
+    names = _header_names(list(grid.row(found)))
+    keep = [i for i, n in enumerate(names) if is_candidate(n)]
+    frame = grid.slice(found + 1).select(
+        pl.col(grid.columns[i]).cast(pl.String).alias(names[i]) for i in keep
+    )
+    return frame, names, sheet, found
 
 
-def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str]]:
+def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str], int]:
     data = path.read_bytes()
     if not data.strip():
         raise ValidationError(f"arquivo CSV vazio: {display}")
@@ -178,21 +234,30 @@ def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str]]:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
             text = data.decode("latin-1")
-    first = text.split("\n", 1)[0]
-    separator = ";" if first.count(";") > first.count(",") else ","
+    # The header is the first of the first lines that looks like one (a title or blank lines may sit
+    # above it); the separator is the one under which it does (else the more frequent in the first line).
+    head = [line.rstrip("\r") for line in text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]]
+    first = head[0] if head else ""
+    separator, header_idx = (";" if first.count(";") > first.count(",") else ","), 0
+    for sep in sorted((";", ","), key=lambda c: -first.count(c)):
+        found = find_header_row(list(csv.reader(head, delimiter=sep)))
+        if found is not None:
+            separator, header_idx = sep, found
+            break
     try:
         frame = pl.read_csv(
             text.encode("utf-8"),
             separator=separator,
             infer_schema=False,
             truncate_ragged_lines=True,
+            skip_lines=header_idx,
         )
     except pl.exceptions.PolarsError as exc:
         raise ValidationError(f"CSV ilegível ({display}): {_first_line(exc)}") from exc
     frame = frame.with_columns(
         pl.when(pl.all().str.strip_chars() == "").then(None).otherwise(pl.all()).name.keep()
     )
-    return frame, list(frame.columns)
+    return frame, list(frame.columns), header_idx
 
 
 def _first_line(exc: BaseException) -> str:
