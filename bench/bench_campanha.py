@@ -237,8 +237,8 @@ One `POST /campanhas` (`pipelines.core.campanhas.create_campanha`): audience fil
 | seeding ({args.leads:,} leads + phones) | {seed_s:.2f} s |
 | peak RSS of the Python process | {peak_mb:.0f} MiB (the work runs in PostgreSQL) |
 
-The INSERT writes each row to the heap and 8 indexes (3 of them partial on `pendente`) and runs 3 foreign-key
-checks per row; the lead update rewrites 100k lead rows (8 indexes, status is indexed so no HOT update).
+The INSERT writes each row to the heap and 6 indexes (3 of them partial) and runs 3 foreign-key
+checks per row; the lead update rewrites 100k lead rows (6 indexes, status is indexed so no HOT update).
 Machine: {machine()}; load average during the run {" ".join(load)} (other sessions share the 2 cores); PostgreSQL {"embedded (pgserver)" if "BENCH_DATABASE_URL" not in os.environ and "DATABASE_URL" not in os.environ else "from DATABASE_URL"}.
 """
     print(md)

@@ -104,7 +104,7 @@ def _naive_phone(token: str) -> tuple[str, str] | None:
 def child_phases(url: str, path: Path) -> dict:
     """Where the time goes (rolled back): read, validate+normalize, COPY to temp tables, each set-based
     statement; plus the same leads INSERT into a copy of `leads` without its indexes and foreign keys,
-    to show what the schema's 8 indexes and 2 FK checks per row cost."""
+    to show what the schema's 6 indexes and 2 FK checks per row cost."""
     from pipelines.core.db import connection
     from pipelines.core.ingest import load as L
     from pipelines.core.ingest.pipeline import prepare
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"| {k.replace('_', ' ')} | {v:.2f} |" for k, v in phases.items()),
         "",
         "The last line is the leads INSERT of the upsert into a copy of `leads` *without* its indexes and "
-        "foreign keys: the schema's 8 indexes on `leads` (4 on each contact table) and the per-row foreign-key "
+        "foreign keys: the schema's 6 indexes on `leads` (3 on each contact table) and the per-row foreign-key "
         "checks (tenant and job per lead, lead per contact) are most of the database time, and the floor pays "
         "none of them.",
     ]
