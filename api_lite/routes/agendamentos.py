@@ -10,13 +10,14 @@ import logging
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core import agendamentos as ag
 from pipelines.core import ics
+from pipelines.core.idempotency import request_digest, run_idempotent
 from pipelines.core.settings import Settings
 
 log = logging.getLogger("api_lite.agendamentos")
@@ -91,12 +92,25 @@ def create_agendamento(
     tenant: TenantDep,
     conn: ConnDep,
     request: Request,
+    response: Response,
     background: BackgroundTasks,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> dict[str, Any]:
     """201 with the seed's fields (agendamento_id, status, data_agendada) and the rest of the agendamento.
-    409 when the responsável already has a pending agendamento within the slot (unless forcar)."""
-    doc = ag.create_agendamento(conn, tenant, lead_id, **body.model_dump())
-    _after_change(request, background, tenant.id, doc)
+    409 when the responsável already has a pending agendamento within the slot (unless forcar).
+    Same Idempotency-Key + same body: the first result (200); different body: 409."""
+    fields = body.model_dump()
+    doc, created = run_idempotent(
+        conn,
+        tenant.id,
+        idempotency_key,
+        request_digest(f"agendamento:{lead_id}", body.model_dump(mode="json")),
+        lambda: ag.create_agendamento(conn, tenant, lead_id, **fields),
+    )
+    if created:
+        _after_change(request, background, tenant.id, doc)
+    else:
+        response.status_code = 200
     return doc
 
 

@@ -7,8 +7,6 @@ row's payload holds exactly what the send engine sends ({"variaveis", "mensagem"
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from pipelines.core import templates as tpl
 from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.idempotency import request_digest, run_idempotent
 from pipelines.core.leads import parse_uuid
 from pipelines.core.tenants import Tenant
 
@@ -68,10 +67,7 @@ def disparo_doc(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _body_hash(lead_id: str, body: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        {"lead_id": lead_id, "body": body}, sort_keys=True, separators=(",", ":"), default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return request_digest(f"disparo:{lead_id}", body)
 
 
 def _validate_body(body: Any) -> dict[str, Any]:
@@ -165,38 +161,15 @@ def create_disparo(
     returns the stored first response with created=False. The response carries `imediato` so the caller
     knows whether to send it now (the key is stripped from the public response by the caller)."""
     lid = parse_uuid(lead_id, "lead")
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not 1 <= len(idempotency_key) <= 255:
-            raise ValidationError("Idempotency-Key deve ter de 1 a 255 caracteres", field="Idempotency-Key")
-    with conn.transaction():
-        if idempotency_key is not None:
-            digest = _body_hash(str(lid), body if isinstance(body, dict) else {"_": body})
-            # Blocks while a concurrent request with the same key is in flight, then sees its row.
-            claimed = conn.execute(
-                """INSERT INTO idempotency_keys (tenant_id, chave, body_sha256) VALUES (%s, %s, %s)
-                   ON CONFLICT (tenant_id, chave) DO NOTHING RETURNING chave""",
-                (tenant.id, idempotency_key, digest),
-            ).fetchone()
-            if claimed is None:
-                prior = conn.execute(
-                    "SELECT body_sha256, resposta FROM idempotency_keys WHERE tenant_id = %s AND chave = %s",
-                    (tenant.id, idempotency_key),
-                ).fetchone()
-                if prior["body_sha256"] != digest:
-                    raise ConflictError(
-                        "Idempotency-Key já usada com outro corpo de requisição; use uma chave nova",
-                        field="Idempotency-Key",
-                    )
-                return dict(prior["resposta"]), False
-        response = _create(conn, tenant, lid, body)
-        if idempotency_key is not None:
-            conn.execute(
-                """UPDATE idempotency_keys SET status_code = 201, resposta = %s, disparo_id = %s
-                   WHERE tenant_id = %s AND chave = %s""",
-                (Jsonb(response), response["disparo_id"], tenant.id, idempotency_key),
-            )
-    return response, True
+    digest = _body_hash(str(lid), body if isinstance(body, dict) else {"_": body})
+    return run_idempotent(
+        conn,
+        tenant.id,
+        idempotency_key,
+        digest,
+        lambda: _create(conn, tenant, lid, body),
+        disparo_id_of=lambda response: response["disparo_id"],
+    )
 
 
 def _create(conn: psycopg.Connection, tenant: Tenant, lid: UUID, body: Any) -> dict[str, Any]:

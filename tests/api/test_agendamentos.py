@@ -242,3 +242,29 @@ def test_double_booking_same_responsavel(api_client, conn, tenant, lead) -> None
         data_agendada=(base + timedelta(minutes=50)).isoformat(),
     )
     assert r.status_code == 201
+
+
+def test_idempotency_key_replays_first_result_and_rejects_other_body(api_client, conn, tenant, lead) -> None:
+    when = future(180)
+    body = {"tipo": "reuniao", "canal": "video", "data_agendada": when}
+    headers = {**tenant["headers"], "Idempotency-Key": "ag-1"}
+    first = api_client.post(f"/leads/{lead}/agendamentos", json=body, headers=headers)
+    again = api_client.post(f"/leads/{lead}/agendamentos", json=body, headers=headers)
+    assert first.status_code == 201 and again.status_code == 200, again.text
+    assert again.json()["agendamento_id"] == first.json()["agendamento_id"]
+    count = conn.execute("SELECT count(*) AS n FROM agendamentos WHERE lead_id = %s", (lead,)).fetchone()["n"]
+    assert count == 1
+    other = api_client.post(
+        f"/leads/{lead}/agendamentos", json={**body, "canal": "telefone"}, headers=headers
+    )
+    assert other.status_code == 409 and other.json()["field"] == "Idempotency-Key"
+    # a failed request does not burn its key
+    bad = api_client.post(
+        f"/leads/{lead}/agendamentos",
+        json={**body, "data_agendada": "ontem"},
+        headers={**tenant["headers"], "Idempotency-Key": "ag-2"},
+    )
+    assert bad.status_code == 422
+    ok = api_client.post(f"/leads/{lead}/agendamentos", json={**body, "data_agendada": future(400)},
+                         headers={**tenant["headers"], "Idempotency-Key": "ag-2"})  # fmt: skip
+    assert ok.status_code == 201
