@@ -20,13 +20,12 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from bench.report import machine, write_section
+from bench.report import machine, server_url, write_section
 from pipelines.core.campanhas import create_campanha
-from pipelines.core.db import embedded_url
+from pipelines.core.db import with_dbname
 from pipelines.core.migrate import migrate
 from pipelines.core.templates import create_template, render
 from pipelines.core.tenants import create_tenant
@@ -38,17 +37,11 @@ CORPO = (
 
 
 def _server() -> str:
-    return (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("DATABASE_URL")
-        or embedded_url(ROOT / ".data" / "pgbench")
-    )
+    return server_url()
 
 
 def _with_db(url: str, name: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return with_dbname(url, name)
 
 
 def seed(conn: psycopg.Connection, tenant_id: uuid.UUID, want: int) -> None:

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-from bench.report import machine, write_section
+from bench.report import machine, server_url, write_section
 from bench.send_data import seed_due
-from pipelines.core.db import embedded_url
+from pipelines.core.db import with_dbname
 from pipelines.core.migrate import migrate
 from pipelines.core.sender import send_due
 from pipelines.core.settings import Settings
@@ -45,17 +44,11 @@ CONCURRENCY = 50
 
 
 def _server() -> str:
-    return (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("DATABASE_URL")
-        or embedded_url(ROOT / ".data" / "pgbench")
-    )
+    return server_url()
 
 
 def _with_db(url: str, name: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return with_dbname(url, name)
 
 
 def _reset(conn: psycopg.Connection) -> None:

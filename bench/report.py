@@ -10,6 +10,17 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 
 
+def server_url() -> str:
+    """BENCH_DATABASE_URL, else DATABASE_URL, else an embedded server of the benchmarks' own."""
+    from pipelines.core.db import embedded_url
+
+    return (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("DATABASE_URL")
+        or embedded_url(BENCHMARKS.parent / ".data" / "pgbench")
+    )
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:

@@ -12,9 +12,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pipelines.core.db import embedded_url
+from pipelines.core.db import embedded_url, with_dbname
 from pipelines.core.migrate import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +27,7 @@ def _server_url() -> str:
 
 
 def _with_db(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+    return with_dbname(url, dbname)
 
 
 @pytest.fixture(scope="session")

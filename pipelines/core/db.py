@@ -78,5 +78,14 @@ def connection(url: str | None = None) -> Iterator[psycopg.Connection]:
         conn.close()
 
 
+def with_dbname(url: str, dbname: str) -> str:
+    """The same server and credentials, another database (tests' and benchmarks' scratch databases)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
