@@ -138,3 +138,15 @@ def cli(database_url: str, capsys: pytest.CaptureFixture[str]):
         return code, out, err
 
     return _run
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """The MCP simulator (a test double) over real HTTP on a free port, one per test module; tests reset
+    it (`POST /sim/reset`) and configure it (`POST /sim/config`) as they need. A module that needs another
+    configuration defines its own `sim`."""
+    from pipelines.mcp_sim import SimConfig, run_in_thread
+
+    handle = run_in_thread(SimConfig())
+    yield handle
+    handle.stop()

@@ -12,7 +12,7 @@ from pipelines.core import campanhas
 from pipelines.core.db import connection
 from pipelines.core.errors import ValidationError
 from pipelines.core.leads import LEAD_STATUSES
-from pipelines.core.templates import CANAIS
+from pipelines.core.mcp import CANAIS
 from pipelines.core.tenants import get_tenant_by_slug
 
 ORDER = 43

@@ -9,7 +9,7 @@ from typing import Any
 from pipelines.commands.campanha import parse_vars
 from pipelines.core import disparos
 from pipelines.core.db import connection, database_url
-from pipelines.core.templates import CANAIS
+from pipelines.core.mcp import CANAIS
 from pipelines.core.tenants import get_tenant_by_slug
 
 ORDER = 41

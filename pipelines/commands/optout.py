@@ -9,7 +9,7 @@ from typing import Any
 
 from pipelines.core import optouts
 from pipelines.core.db import connection
-from pipelines.core.templates import CANAIS
+from pipelines.core.mcp import CANAIS
 from pipelines.core.tenants import get_tenant_by_slug
 
 ORDER = 42

@@ -9,6 +9,7 @@ from typing import Any
 
 from pipelines.core import templates
 from pipelines.core.db import connection
+from pipelines.core.mcp import CANAIS
 from pipelines.core.tenants import get_tenant_by_slug
 
 ORDER = 40
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = cmd("create", "cria um template", _create)
     p.add_argument("nome")
-    p.add_argument("--canal", required=True, choices=templates.CANAIS)
+    p.add_argument("--canal", required=True, choices=CANAIS)
     body = p.add_mutually_exclusive_group(required=True)
     body.add_argument("--corpo", help="texto com {{variavel}}")
     body.add_argument("--corpo-arquivo", type=Path, help="lê o corpo de um arquivo (UTF-8)")
@@ -36,15 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--whatsapp-template-id")
 
     p = cmd("list", "lista os templates", _list)
-    p.add_argument("--canal", choices=templates.CANAIS)
+    p.add_argument("--canal", choices=CANAIS)
 
     p = cmd("show", "mostra um template (por id ou nome)", _show)
     p.add_argument("template")
-    p.add_argument("--canal", choices=templates.CANAIS)
+    p.add_argument("--canal", choices=CANAIS)
 
     p = cmd("update", "altera um template (só os campos informados)", _update)
     p.add_argument("template")
-    p.add_argument("--canal", choices=templates.CANAIS, help="para achar o template pelo nome")
+    p.add_argument("--canal", choices=CANAIS, help="para achar o template pelo nome")
     p.add_argument("--nome", dest="novo_nome")
     p.add_argument("--corpo")
     p.add_argument("--assunto")
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = cmd("delete", "apaga um template (disparos já criados não mudam)", _delete)
     p.add_argument("template")
-    p.add_argument("--canal", choices=templates.CANAIS)
+    p.add_argument("--canal", choices=CANAIS)
 
 
 def _print(doc: dict[str, Any], as_json: bool) -> None:

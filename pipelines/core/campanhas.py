@@ -24,8 +24,9 @@ from psycopg.types.json import Jsonb
 
 from pipelines.core import templates as tpl
 from pipelines.core.disparos import STATUSES, parse_when
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.leads import LEAD_STATUSES, parse_uuid
+from pipelines.core.mcp import check_canal
 from pipelines.core.tenants import Tenant
 
 log = logging.getLogger(__name__)
@@ -371,13 +372,8 @@ def create_campanha(conn: psycopg.Connection, tenant: Tenant, body: Any) -> dict
         "espalhar_minutos",
         "taxa_por_minuto",
     }
-    unknown = set(body) - allowed
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationError(f"campo desconhecido: {name}", field=name)
-    canal = body.get("canal")
-    if canal not in tpl.CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    reject_unknown_fields(body, allowed)
+    canal = check_canal(body.get("canal"))
     template = body.get("template")
     if not isinstance(template, str) or not template.strip():
         raise ValidationError("template é obrigatório (nome do template)", field="template")

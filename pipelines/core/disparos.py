@@ -15,9 +15,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pipelines.core import templates as tpl
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.idempotency import request_digest, run_idempotent
 from pipelines.core.leads import parse_uuid
+from pipelines.core.mcp import check_canal
 from pipelines.core.tenants import Tenant
 
 STATUSES = ("pendente", "enviando", "enviado", "confirmado", "erro", "cancelado", "bloqueado")
@@ -73,13 +74,8 @@ def _body_hash(lead_id: str, body: dict[str, Any]) -> str:
 def _validate_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError("o corpo deve ser um objeto JSON")
-    unknown = set(body) - _BODY_FIELDS
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationError(f"campo desconhecido: {name}", field=name)
-    canal = body.get("canal")
-    if canal not in tpl.CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    reject_unknown_fields(body, _BODY_FIELDS)
+    canal = check_canal(body.get("canal"))
     if canal == "whatsapp" and body.get("email_id") is not None:
         raise ValidationError("email_id não vale para o canal whatsapp; use telefone_id", field="email_id")
     if canal == "email" and body.get("telefone_id") is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DisparoAgendaError(Exception):
     """A failure the user can act on. `str(err)` is the whole message."""
@@ -18,6 +20,13 @@ class DisparoAgendaError(Exception):
 class ValidationError(DisparoAgendaError):
     status_code = 422
     title = "Dados inválidos"
+
+
+def reject_unknown_fields(given: Iterable[str], allowed: Iterable[str]) -> None:
+    """A 422 naming the first field that is not one of `allowed` (all of them in the message)."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValidationError(f"campo desconhecido: {', '.join(unknown)}", field=unknown[0])
 
 
 class NotFoundError(DisparoAgendaError):

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from pipelines.core.errors import ConfigError
+from pipelines.core.errors import ConfigError, ValidationError
 from pipelines.core.http_transport import LeanAsyncTransport
 from pipelines.core.settings import Settings
 
@@ -42,6 +42,15 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 CANAIS = ("whatsapp", "email")
+
+
+def check_canal(canal: Any, field: str = "canal") -> str:
+    """A sending channel, or a 422 naming the field."""
+    if canal not in CANAIS:
+        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field=field)
+    return canal
+
+
 _PATHS = {"whatsapp": "/mcp/whatsapp/send", "email": "/mcp/email/send"}
 
 

@@ -18,7 +18,7 @@ import polars as pl
 import psycopg
 
 from pipelines.core.errors import NotFoundError, ValidationError
-from pipelines.core.templates import CANAIS
+from pipelines.core.mcp import check_canal
 
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -77,8 +77,7 @@ def email_expr(col: pl.Expr) -> pl.Expr:
 
 def normalize(canal: str, destino: Any) -> str:
     """Normalized destination or a 422 naming the field."""
-    if canal not in CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    check_canal(canal)
     if not isinstance(destino, str) or not destino.strip():
         raise ValidationError("destino é obrigatório", field="destino")
     value = normalize_phone(destino) if canal == "whatsapp" else normalize_email(destino)
@@ -145,8 +144,8 @@ def list_optouts(
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
-    if canal is not None and canal not in CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    if canal is not None:
+        check_canal(canal)
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit deve estar entre 1 e {MAX_LIMIT}", field="limit")
     if offset < 0:
@@ -168,8 +167,8 @@ _HEADER_NAMES = {"destino", "telefone", "celular", "whatsapp", "email", "e-mail"
 def read_list(path: Path, canal: str | None = None) -> pl.DataFrame:
     """A CSV (header with destino|telefone|email, optional canal and motivo; ',' or ';') or a plain list
     (one destination per line). Returns columns linha, canal, destino_raw, destino (null when invalid), motivo."""
-    if canal is not None and canal not in CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    if canal is not None:
+        check_canal(canal)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -36,9 +36,17 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
-from pipelines.core.errors import ConfigError, ValidationError
+from pipelines.core.errors import ConfigError
 from pipelines.core.janela import next_opening
-from pipelines.core.mcp import CANAIS, McpClient, SendResult, endpoint_for, request_from_disparo, send_url
+from pipelines.core.mcp import (
+    CANAIS,
+    McpClient,
+    SendResult,
+    check_canal,
+    endpoint_for,
+    request_from_disparo,
+    send_url,
+)
 from pipelines.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -247,8 +255,8 @@ def _due_sql(
 
 def count_due(conn: psycopg.Connection, canal: str | None = None) -> list[dict[str, Any]]:
     """Due work per (tenant, channel): pendente rows due now plus expired leases (for the sensor)."""
-    if canal is not None and canal not in CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}", field="canal")
+    if canal is not None:
+        check_canal(canal)
     sql, params = _due_sql([canal] if canal else None, None, None)
     return [dict(r) for r in conn.execute(sql, params).fetchall()]
 
@@ -808,9 +816,7 @@ def default_worker_id() -> str:
 def _channels(settings: Settings, canal: str | None) -> list[str]:
     """Channels to drain: the one asked for (its endpoint must be valid) or every configured one."""
     if canal is not None:
-        if canal not in CANAIS:
-            raise ValidationError(f"canal inválido: {canal!r} (use whatsapp ou email)", field="canal")
-        send_url(settings, canal)
+        send_url(settings, check_canal(canal))
         return [canal]
     found = [c for c in CANAIS if endpoint_for(settings, c)]
     for c in found:

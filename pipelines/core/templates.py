@@ -15,10 +15,10 @@ from uuid import UUID
 
 import psycopg
 
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.leads import parse_uuid
+from pipelines.core.mcp import check_canal
 
-CANAIS = ("whatsapp", "email")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _COLUMNS = "template_id, nome, canal, corpo, assunto, whatsapp_template_id, variaveis, created_at, updated_at"
 
@@ -102,8 +102,7 @@ def _doc(row: dict[str, Any]) -> dict[str, Any]:
 def _validate(nome: Any, canal: Any, corpo: Any, assunto: Any, whatsapp_template_id: Any) -> None:
     if not isinstance(nome, str) or not 1 <= len(nome.strip()) <= 100:
         raise ValidationError("nome é obrigatório (1 a 100 caracteres)", field="nome")
-    if canal not in CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    check_canal(canal)
     if not isinstance(corpo, str) or not corpo.strip():
         raise ValidationError("corpo é obrigatório", field="corpo")
     if assunto is not None and not isinstance(assunto, str):
@@ -150,8 +149,8 @@ def create_template(
 def list_templates(
     conn: psycopg.Connection, tenant_id: UUID | str, canal: str | None = None
 ) -> list[dict[str, Any]]:
-    if canal is not None and canal not in CANAIS:
-        raise ValidationError(f"canal inválido: {canal!r}; use whatsapp ou email", field="canal")
+    if canal is not None:
+        check_canal(canal)
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM templates WHERE tenant_id = %s AND (%s::text IS NULL OR canal = %s) "
         "ORDER BY canal, nome",
@@ -201,9 +200,7 @@ def update_template(
     conn: psycopg.Connection, tenant_id: UUID | str, template_id: UUID | str, **changes: Any
 ) -> dict[str, Any]:
     """Partial update; the result is validated as a whole (e.g. an e-mail template keeps an assunto)."""
-    unknown = set(changes) - {"nome", "canal", "corpo", "assunto", "whatsapp_template_id"}
-    if unknown:
-        raise ValidationError(f"campo desconhecido: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    reject_unknown_fields(changes, {"nome", "canal", "corpo", "assunto", "whatsapp_template_id"})
     current = get_template(conn, tenant_id, template_id)
     merged = {
         k: changes.get(k, current[k]) for k in ("nome", "canal", "corpo", "assunto", "whatsapp_template_id")

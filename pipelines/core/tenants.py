@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipelines.core.errors import AuthError, ConflictError, NotFoundError, ValidationError
+from pipelines.core.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    reject_unknown_fields,
+)
 
 KEY_PREFIX = "dak"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -217,9 +223,7 @@ _SETTABLE = {
 def update_tenant(conn: psycopg.Connection, slug: str, **changes: Any) -> Tenant:
     """Change tenant settings (time zone, send window, rate limits, team channel)."""
     tenant = get_tenant_by_slug(conn, slug)
-    unknown = set(changes) - _SETTABLE
-    if unknown:
-        raise ValidationError(f"campo desconhecido: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(changes, _SETTABLE)
     if "timezone" in changes:
         try:
             ZoneInfo(changes["timezone"])

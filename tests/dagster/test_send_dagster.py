@@ -8,16 +8,8 @@ import pytest
 
 from bench.send_data import seed_due
 from pipelines.core import sender
-from pipelines.mcp_sim import SimConfig, run_in_thread
 from pipelines.resources import PostgresResource, SettingsResource
 from sensors.send import CANAL_TAG, TENANT_TAG, disparos_devidos, enviar_disparos, redrive_dlq
-
-
-@pytest.fixture(scope="module")
-def sim():
-    handle = run_in_thread(SimConfig())
-    yield handle
-    handle.stop()
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ingest_support import write_xlsx
 
 from api_lite.routes.ingest import _run_inline
 from pipelines.core.errors import ConflictError
 from pipelines.core.ingest import create_job, job_document, run_job
 from pipelines.core.ingest_surfaces import reject_reasons
-from tests.integration.test_ingest_jobs import write_xlsx
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest_support import write_xlsx
+
 from pipelines.core.ingest import create_job, list_rejects, run_job
 from pipelines.core.ingest.reader import read_sheet
-from tests.integration.test_ingest_jobs import write_xlsx
 
 TITLE = [
     [],

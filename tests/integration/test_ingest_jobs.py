@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-import xlsxwriter
+from ingest_support import write_xlsx
 
 from pipelines.core.db import connect
 from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
@@ -23,17 +23,6 @@ from pipelines.core.ingest import (
 )
 from pipelines.core.ingest.pipeline import prepare
 from pipelines.sample_sheet import generate
-
-
-def write_xlsx(path: Path, rows: list[list[Any]], sheet: str = "Leads") -> Path:
-    wb = xlsxwriter.Workbook(path)
-    ws = wb.add_worksheet(sheet)
-    for i, row in enumerate(rows):
-        for j, value in enumerate(row):
-            if value is not None:
-                ws.write(i, j, value)
-    wb.close()
-    return path
 
 
 def ingest(conn: psycopg.Connection, url: str, tenant_id: Any, path: Path, **kw: Any) -> dict[str, Any]:

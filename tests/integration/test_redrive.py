@@ -18,14 +18,6 @@ from pipelines.core.campanhas import aplicar_campanha, create_campanha
 from pipelines.core.db import connect
 from pipelines.core.disparos import cancel_disparo
 from pipelines.core.settings import Settings
-from pipelines.mcp_sim import SimConfig, run_in_thread
-
-
-@pytest.fixture(scope="module")
-def sim():
-    handle = run_in_thread(SimConfig())
-    yield handle
-    handle.stop()
 
 
 @pytest.fixture

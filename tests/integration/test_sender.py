@@ -15,14 +15,6 @@ from bench.send_data import seed_due
 from pipelines.core import sender
 from pipelines.core.settings import Settings
 from pipelines.core.tenants import update_tenant
-from pipelines.mcp_sim import SimConfig, run_in_thread
-
-
-@pytest.fixture(scope="module")
-def sim():
-    handle = run_in_thread(SimConfig())
-    yield handle
-    handle.stop()
 
 
 @pytest.fixture

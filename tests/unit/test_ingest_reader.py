@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import xlsxwriter
+from ingest_support import write_xlsx
 
 from pipelines.core.errors import ValidationError
 from pipelines.core.filestore import store_file
@@ -14,21 +14,6 @@ from pipelines.core.ingest import normalize as N
 from pipelines.core.ingest.reader import map_headers, normalize_header, read_sheet
 from pipelines.core.settings import Settings
 from pipelines.sample_sheet import HEADERS, generate
-
-
-def write_xlsx(
-    path: Path, rows: list[list[object]], sheet: str = "Leads", extra_sheets: tuple[str, ...] = ()
-) -> Path:
-    wb = xlsxwriter.Workbook(path)
-    for name in extra_sheets:
-        wb.add_worksheet(name)
-    ws = wb.add_worksheet(sheet)
-    for i, row in enumerate(rows):
-        for j, value in enumerate(row):
-            if value is not None:
-                ws.write(i, j, value)
-    wb.close()
-    return path
 
 
 def test_normalize_header() -> None:
