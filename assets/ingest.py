@@ -20,9 +20,9 @@ from pipelines.core.ingest_surfaces import (
     reject_reasons,
     rerun_job,
 )
+from pipelines.dagster_common import KIND_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 
-KIND_TAG = "disparo-agenda/kind"
 SOURCE_TAG = "disparo-agenda/origem"  # set by the sensors: the run is for that very job
 INGEST_TAGS = {KIND_TAG: "ingest"}
 

@@ -11,17 +11,11 @@ import dagster as dg
 
 from pipelines.core.calendar import count_pending
 from pipelines.core.lembretes import count_due, send_due_reminders
+from pipelines.dagster_common import ACTIVE_RUN_STATUSES, KIND_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 
 JOB_NAME = "enviar_lembretes"
 BUCKET_S = 10
-KIND_TAG = "disparo-agenda/kind"
-_ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 class LembretesConfig(dg.Config):
@@ -76,7 +70,7 @@ def lembretes_devidos_sensor(
     if not due and not calendar:
         return dg.SensorResult(skip_reason="nenhum lembrete devido")
     active = context.instance.get_run_records(
-        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=_ACTIVE), limit=1
+        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=ACTIVE_RUN_STATUSES), limit=1
     )
     if active:
         return dg.SensorResult(skip_reason=f"{due} lembrete(s) devido(s); um run já está em andamento")

@@ -9,10 +9,10 @@ import dagster as dg
 
 from assets.ingest import INGEST_TAGS, SOURCE_TAG, ingest_partitions
 from pipelines.core.ingest_surfaces import PARTITIONS_NAME, partition_key, pending_api_jobs, scan_inbox
+from pipelines.dagster_common import TENANT_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 
 JOB_NAME = "leads_ingest_job"
-TENANT_TAG = "disparo-agenda/tenant"
 JOB_TAG = "disparo-agenda/job_id"
 
 

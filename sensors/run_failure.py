@@ -9,6 +9,7 @@ import logging
 import dagster as dg
 
 from pipelines.core.logs import redact
+from pipelines.dagster_common import CANAL_TAG, TENANT_TAG
 
 log = logging.getLogger("disparo_agenda.alerts")
 
@@ -20,8 +21,8 @@ def failure_alert(
         "alerta": "run_falhou",
         "job": job_name,
         "run_id": run_id,
-        "tenant": tags.get("disparo-agenda/tenant") or tags.get("tenant"),
-        "canal": tags.get("disparo-agenda/canal"),
+        "tenant": tags.get(TENANT_TAG) or tags.get("tenant"),
+        "canal": tags.get(CANAL_TAG),
         "erro": redact(message or "")[:500] or None,
     }
 

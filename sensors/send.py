@@ -14,17 +14,10 @@ from pipelines.core import sender
 from pipelines.core.errors import ValidationError
 from pipelines.core.mcp import CANAIS, endpoint_for
 from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.dagster_common import ACTIVE_RUN_STATUSES, CANAL_TAG, KIND_TAG, TENANT_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 
-CANAL_TAG = "disparo-agenda/canal"
-TENANT_TAG = "disparo-agenda/tenant"
 SENSOR_INTERVAL_S = 5
-_ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 canal_partitions = dg.StaticPartitionsDefinition(list(CANAIS))
 
@@ -91,7 +84,7 @@ def enviar(
 @dg.job(
     config=_enviar_partition_config,
     description="Envia os disparos devidos de um canal (partição) e, opcionalmente, de um tenant (config/tag).",
-    tags={"disparo-agenda/kind": "send"},
+    tags={KIND_TAG: "send"},
 )
 def enviar_disparos() -> None:
     enviar()
@@ -113,7 +106,9 @@ def disparos_devidos(
         return dg.SensorResult(skip_reason="nenhum disparo devido (em canal com endpoint MCP configurado)")
     active = {
         (run.tags.get(TENANT_TAG), run.tags.get(CANAL_TAG))
-        for run in context.instance.get_runs(dg.RunsFilter(job_name=enviar_disparos.name, statuses=_ACTIVE))
+        for run in context.instance.get_runs(
+            dg.RunsFilter(job_name=enviar_disparos.name, statuses=ACTIVE_RUN_STATUSES)
+        )
     }
     bucket = int(time.time() // SENSOR_INTERVAL_S)  # a new key per tick; active runs are skipped above
     requests = [
@@ -173,7 +168,7 @@ def reenviar_dlq(
 @dg.job(
     partitions_def=canal_partitions,
     description="Re-drive da DLQ: disparos mortos de volta para pendente (config: tenant, since, until).",
-    tags={"disparo-agenda/kind": "redrive"},
+    tags={KIND_TAG: "redrive"},
 )
 def redrive_dlq() -> None:
     reenviar_dlq()

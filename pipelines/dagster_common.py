@@ -1,0 +1,17 @@
+"""What the Dagster shells share: run tags (deploy/dagster*.yaml caps concurrency on them) and the run
+statuses that count as "a run is already on it" for sensors that must not pile up runs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+TENANT_TAG = "disparo-agenda/tenant"
+CANAL_TAG = "disparo-agenda/canal"
+KIND_TAG = "disparo-agenda/kind"
+
+ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
