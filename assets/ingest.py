@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipelines.core.errors import ConflictError, DisparoAgendaError
 from pipelines.core.ingest import job_document, run_job
-from pipelines.core.ingest_surfaces import (
+from pipelines.core.ingest.surfaces import (
     PARTITIONS_NAME,
     STALE_PROCESSING_S,
     contact_stats,

@@ -8,7 +8,7 @@ import json
 import dagster as dg
 
 from assets.ingest import INGEST_TAGS, SOURCE_TAG, ingest_partitions
-from pipelines.core.ingest_surfaces import PARTITIONS_NAME, partition_key, pending_api_jobs, scan_inbox
+from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key, pending_api_jobs, scan_inbox
 from pipelines.dagster_common import TENANT_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 

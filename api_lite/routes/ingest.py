@@ -26,7 +26,7 @@ from api_lite.deps import ConnDep, TenantDep
 from pipelines.core import ingest as ingest_core
 from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
 from pipelines.core.filestore import store_file
-from pipelines.core.ingest_surfaces import (
+from pipelines.core.ingest.surfaces import (
     DONE_DIR,
     ERROR_DIR,
     PayloadTooLargeError,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.core.ingest_surfaces import INLINE_ENV
+from pipelines.core.ingest.surfaces import INLINE_ENV
 
 ROWS = [
     ["1", "Alfa Comércio Ltda", "11 98765-4321", "contato@alfa.com.br"],

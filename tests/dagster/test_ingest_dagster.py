@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, KIND_TAG, SOURCE_TAG, IngestConfig, leads_ingest
-from pipelines.core.ingest_surfaces import PARTITIONS_NAME, partition_key
+from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
 from pipelines.core.settings import Settings
 from pipelines.resources import PostgresResource, SettingsResource
 from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
@@ -87,7 +87,7 @@ def _meta(result) -> dict[str, Any]:
 
 
 def test_materialize_partition_metadata_and_checks(conn, tenant, resources, instance) -> None:
-    from pipelines.core.ingest_surfaces import job_id_from_partition_key
+    from pipelines.core.ingest.surfaces import job_id_from_partition_key
 
     job_id, key = _api_job(conn, tenant, _xlsx(), name="Leads Organizados (Março).xlsx")
     assert key == f"acme/leads-organizados-marco/{job_id}"  # readable, and maps back to the job

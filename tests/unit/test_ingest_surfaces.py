@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.core.errors import NotFoundError, ValidationError
-from pipelines.core.ingest_surfaces import (
+from pipelines.core.ingest.surfaces import (
     UnsupportedMediaTypeError,
     check_filename,
     inline_enabled,
