@@ -23,6 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
+import polars
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".data" / "bench"
 
@@ -102,9 +104,9 @@ def _naive_phone(token: str) -> tuple[str, str] | None:
 
 
 def child_phases(url: str, path: Path) -> dict:
-    """Where the time goes (rolled back): read, validate+normalize, COPY to temp tables, each set-based
-    statement; plus the same leads INSERT into a copy of `leads` without its indexes and foreign keys,
-    to show what the schema's 6 indexes and 2 FK checks per row cost."""
+    """Where the time goes (rolled back): read, validate+normalize, then each step of the load; plus the
+    same COPY of the new leads into a copy of `leads` without its indexes and foreign keys, to show what
+    the schema's indexes and key checks cost."""
     from pipelines.core.db import connection
     from pipelines.core.ingest import load as L
     from pipelines.core.ingest.pipeline import prepare
@@ -124,30 +126,22 @@ def child_phases(url: str, path: Path) -> dict:
             "INSERT INTO ingest_jobs (tenant_id, arquivo_origem) VALUES (%s, %s) RETURNING job_id",
             (tenant.id, path.name),
         ).fetchone()["job_id"]
-        params = {"tenant": tenant.id, "job": job, "arquivo": path.name, "aba": "Leads"}
-        for variant in ("real", "bare"):
-            conn.execute("BEGIN")
-            cur = conn.cursor()
-            cur.execute("SET LOCAL jit = off")
-            cur.execute(L._TEMP)
+        with conn.transaction(force_rollback=True):
+            L.load(conn, tenant_id=tenant.id, job_id=job, arquivo=path.name, aba="Leads", prepared=prep,
+                   timings=out)  # fmt: skip
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE bare_leads (LIKE leads INCLUDING DEFAULTS) ON COMMIT DROP")
+            frame = prep.leads.with_columns(
+                L.time_ordered_ids(prep.leads.height).alias("lead_id"),
+                polars.lit(str(tenant.id)).alias("tenant_id"),
+                polars.lit(str(job)).alias("ingest_job_id"),
+                polars.lit(path.name).alias("origem_arquivo"),
+                polars.lit("Leads").alias("origem_aba"),
+                polars.col("linha").alias("linha_planilha"),
+            )
             t0 = time.perf_counter()
-            L.copy_frame(cur, "t_leads", prep.leads, L.LEAD_COLUMNS)
-            L.copy_frame(cur, "t_tel", prep.phones, ["linha", "telefone", "tipo_origem", "principal"])
-            L.copy_frame(cur, "t_email", prep.emails, ["linha", "email", "principal"])
-            if variant == "real":
-                out["copy_to_temp_tables"] = time.perf_counter() - t0
-                steps = [("upsert_leads", L._UPSERT_LEADS), ("insert_phones", L._INSERT_PHONES_NEW),
-                         ("insert_emails", L._INSERT_EMAILS_NEW)]  # fmt: skip
-            else:
-                cur.execute("CREATE TEMP TABLE bare_leads (LIKE leads INCLUDING DEFAULTS) ON COMMIT DROP")
-                steps = [("leads_insert_without_indexes_fks", L._UPSERT_LEADS.replace("INTO leads AS l", "INTO bare_leads AS l")
-                          .split("ON CONFLICT")[0] + " RETURNING lead_id, linha_planilha, true) "
-                          "INSERT INTO t_map (lead_id, linha, criado) SELECT * FROM up")]  # fmt: skip
-            for name, sql in steps:
-                t0 = time.perf_counter()
-                cur.execute(sql, params)
-                out[name] = time.perf_counter() - t0
-            conn.execute("ROLLBACK")
+            L.copy_frame(cur, "bare_leads", frame, L._LEAD_TARGET)
+            out["same_leads_copy_without_indexes_fks"] = time.perf_counter() - t0
     return {"phases": out, "rss_mb": _rss_mb()}
 
 
@@ -405,10 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|",
         *(f"| {k.replace('_', ' ')} | {v:.2f} |" for k, v in phases.items()),
         "",
-        "The last line is the leads INSERT of the upsert into a copy of `leads` *without* its indexes and "
-        "foreign keys: the schema's 6 indexes on `leads` (3 on each contact table) and the per-row foreign-key "
-        "checks (tenant and job per lead, lead per contact) are most of the database time, and the floor pays "
-        "none of them.",
+        "The last line is the COPY of the same new leads into a copy of `leads` *without* its indexes and "
+        "foreign-key triggers: what `copy new leads` pays beyond it is the 3 indexes of `leads` (primary key, "
+        "(tenant_id, lead_id_externo), (tenant_id, status)) and the two set-based key checks (tenant, job).",
     ]
     md = "## Ingest\n\n" + "\n".join(lines) + "\n"
     print(md)
