@@ -170,6 +170,32 @@ def _count(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
 
 
+def test_chunked_load_matches_the_whole_file(conn, database_url, tenant, sheet, monkeypatch) -> None:
+    """Normalized and loaded in chunks of 97 leads (overlapping the database): the same counts, warnings and
+    rows as the file prepared in one piece."""
+    whole = prepare(read_sheet(sheet))
+    monkeypatch.setattr(load, "CHUNK_ROWS", 97)
+    doc = ingest(conn, database_url, tenant["id"], sheet)
+    assert doc["status"] == "concluido", doc["mensagem_erro"]
+    assert (doc["leads_criados"], doc["telefones_criados"], doc["emails_criados"]) == (
+        whole.leads.height, whole.phones.height, whole.emails.height,
+    )  # fmt: skip
+    assert {k: v for k, v in doc["avisos"].items() if k != "duracao_s"} == whole.avisos
+    assert doc["erros"] == whole.erros_resumo()
+    principal = conn.execute(
+        "SELECT l.lead_id_externo, t.telefone FROM lead_telefones t JOIN leads l USING (lead_id) "
+        "WHERE t.telefone_principal ORDER BY 1"
+    ).fetchall()
+    expected = (
+        whole.phones.filter("principal")
+        .join(whole.leads.select("linha", "lead_id_externo"), on="linha")
+        .sort("lead_id_externo")
+        .select("lead_id_externo", "telefone")
+        .rows()
+    )
+    assert [(r["lead_id_externo"], r["telefone"]) for r in principal] == expected
+
+
 def test_failure_after_copy_rolls_back_everything(conn, database_url, tenant, sheet, monkeypatch) -> None:
     """Fail in the second chunk, after its COPY and after the first chunk's upserts ran: nothing remains."""
     monkeypatch.setattr(load, "CHUNK_ROWS", 100)

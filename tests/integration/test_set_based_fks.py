@@ -60,6 +60,10 @@ def test_indexes_and_keys_in_place(conn) -> None:
         "uk_lead_email",
         "idx_leads_tenant_status",
     } <= names
+    status_idx = conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_leads_tenant_status'"
+    ).fetchone()
+    assert "WHERE (status <> 'novo'::text)" in status_idx["indexdef"]  # ingested leads never enter it
     native = conn.execute(
         "SELECT conname FROM pg_constraint WHERE contype = 'f' "
         "AND conrelid::regclass::text IN ('leads', 'lead_telefones', 'lead_emails', 'disparos', 'agendamentos')"

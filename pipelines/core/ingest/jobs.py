@@ -9,7 +9,7 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,8 @@ from psycopg.types.json import Jsonb
 from pipelines.core.db import connection
 from pipelines.core.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
 from pipelines.core.ingest import load as loader
-from pipelines.core.ingest.pipeline import prepare
+from pipelines.core.ingest import pipeline
+from pipelines.core.ingest.pipeline import Part, normalize, validate
 from pipelines.core.ingest.reader import read_sheet
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,16 @@ def run_job(
             raw = read_sheet(job["arquivo_path"], job["aba"], filename=job["arquivo_origem"])
             total = raw.rows
             report(0, total)
-            prepared = prepare(raw)
+            validated = validate(raw)
+            counters: list[dict[str, int]] = []
+
+            def parts() -> Iterator[Part]:
+                """Normalized chunk by chunk, each while the database loads the one before."""
+                for start in range(0, validated.valid.height, loader.CHUNK_ROWS):
+                    part = normalize(validated.valid.slice(start, loader.CHUNK_ROWS))
+                    counters.append(part.avisos)
+                    yield part
+
             with connection(url) as work, work.transaction():
                 counts = loader.load(
                     work,
@@ -153,10 +163,13 @@ def run_job(
                     job_id=jid,
                     arquivo=job["arquivo_origem"],
                     aba=raw.sheet,
-                    prepared=prepared,
+                    validated=validated,
+                    parts=parts(),
                     progress=lambda done: report(done, total),
                 )
-                avisos = dict(prepared.avisos, duracao_s=round(time.monotonic() - started, 3))
+                avisos = dict(
+                    pipeline.avisos(validated, counters), duracao_s=round(time.monotonic() - started, 3)
+                )
                 work.execute(
                     """UPDATE ingest_jobs SET status = 'concluido', concluido_em = now(), updated_at = now(),
                            aba = %s, linhas_total = %s, linhas_processadas = %s, linhas_rejeitadas = %s,
@@ -164,9 +177,9 @@ def run_job(
                            emails_criados = %s, avisos = %s, erros = %s
                        WHERE job_id = %s""",
                     (
-                        raw.sheet, total, total, prepared.linhas_rejeitadas,
+                        raw.sheet, total, total, validated.linhas_rejeitadas,
                         counts.leads_criados, counts.leads_atualizados, counts.telefones_criados,
-                        counts.emails_criados, Jsonb(avisos), Jsonb(prepared.erros_resumo()), jid,
+                        counts.emails_criados, Jsonb(avisos), Jsonb(pipeline.erros_resumo(validated.rejects)), jid,
                     ),
                 )  # fmt: skip
             if progress is not None:

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import polars as pl
 import psycopg
 
-from pipelines.core.ingest.pipeline import Prepared
+from pipelines.core.ingest.pipeline import Part, Validated
 
-CHUNK_ROWS = 100_000  # leads per COPY round; tests lower it to exercise several chunks
+CHUNK_ROWS = 50_000  # leads per COPY round (the unit of overlap); tests lower it to exercise several chunks
 
 _TEMP = """
 CREATE TEMP TABLE t_keys (linha INTEGER, lead_id_externo TEXT) ON COMMIT DROP;
@@ -108,12 +111,20 @@ def time_ordered_ids(n: int) -> pl.Series:
     ).to_series()
 
 
-def copy_frame(cur: psycopg.Cursor, table: str, df: pl.DataFrame, columns: list[str]) -> None:
-    """COPY a frame as CSV (polars writes it; nulls are unquoted empties, which COPY reads as NULL)."""
+def _csv(df: pl.DataFrame, columns: list[str]) -> bytes:
+    """A frame as COPY-ready CSV (polars writes it; nulls are unquoted empties, which COPY reads as NULL)."""
     buf = io.BytesIO()
     df.select(columns).write_csv(buf, include_header=False)
+    return buf.getvalue()
+
+
+def _copy(cur: psycopg.Cursor, table: str, columns: list[str], data: bytes) -> None:
     with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as cp:
-        cp.write(buf.getbuffer())
+        cp.write(data)
+
+
+def copy_frame(cur: psycopg.Cursor, table: str, df: pl.DataFrame, columns: list[str]) -> None:
+    _copy(cur, table, columns, _csv(df, columns))
 
 
 def after_copy(conn: psycopg.Connection) -> None:
@@ -132,6 +143,89 @@ def _with_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.with_columns(time_ordered_ids(frame.height).alias(column))
 
 
+# One database step of a chunk, run by the loader thread in order: ("copy", step, table, columns, csv),
+# ("sql", step, statement, LoadCounts field to add the row count to, or None), ("hook",), ("progress", rows).
+_Op = tuple[Any, ...]
+
+
+class _Loader(threading.Thread):
+    """Runs the chunks' database steps on the load connection while the caller's thread builds the next
+    chunk's frames and CSV (polars releases the GIL): client work and server work overlap on two cores.
+    The first error stops it; the producer sees it on its next `put` and at `finish`."""
+
+    def __init__(self, conn: psycopg.Connection, params: dict[str, Any],
+                 progress: Callable[[int], None] | None, timings: dict[str, float] | None) -> None:  # fmt: skip
+        super().__init__(name="ingest-loader", daemon=True)
+        self.conn, self.params = conn, params
+        self.counts = LoadCounts()  # what only the database knows: contacts added by the unions
+        self.progress, self.timings = progress, timings
+        self.queue: queue.Queue[list[_Op] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.cancelled = False
+
+    def run(self) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                while (batch := self.queue.get()) is not None:
+                    for op in batch:
+                        if self.cancelled:
+                            return
+                        self._run(cur, op)
+        except BaseException as exc:  # handed to the producer, which re-raises it in its own thread
+            self.error = exc
+
+    def _run(self, cur: psycopg.Cursor, op: _Op) -> None:
+        kind = op[0]
+        if kind == "copy":
+            with _timed(self.timings, op[1]):
+                _copy(cur, op[2], op[3], op[4])
+        elif kind == "sql":
+            with _timed(self.timings, op[1]):
+                n = cur.execute(op[2], self.params).rowcount
+            if op[3]:
+                setattr(self.counts, op[3], getattr(self.counts, op[3]) + n)
+        elif kind == "hook":
+            after_copy(self.conn)
+        elif kind == "progress" and self.progress:
+            self.progress(op[1])
+
+    def put(self, batch: list[_Op]) -> None:
+        while True:
+            if self.error is not None or not self.is_alive():
+                self.finish()
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self, *, cancel: bool = False) -> None:
+        """Wait for the queued steps (or, with `cancel`, only the one running) and re-raise a failure."""
+        self.cancelled = self.cancelled or cancel
+        while self.is_alive():
+            try:
+                self.queue.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _known_leads(cur: psycopg.Cursor, leads: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
+    """linha -> lead_id of the file's leads the tenant already has (a re-import); empty for a new tenant."""
+    known = pl.DataFrame(schema={"linha": leads["linha"].dtype, "lead_id": pl.String})
+    has_leads = cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = %(tenant)s) AS sim", params
+    ).fetchone()["sim"]
+    if not has_leads or not leads.height:
+        return known
+    copy_frame(cur, "t_keys", leads, ["linha", "lead_id_externo"])
+    rows = cur.execute(_EXISTING, params).fetchall()
+    return pl.DataFrame(rows, schema=known.schema) if rows else known
+
+
 def load(
     conn: psycopg.Connection,
     *,
@@ -139,12 +233,14 @@ def load(
     job_id: UUID,
     arquivo: str,
     aba: str,
-    prepared: Prepared,
+    validated: Validated,
+    parts: Iterable[Part],
     progress: Callable[[int], None] | None = None,
     timings: dict[str, float] | None = None,
 ) -> LoadCounts:
-    """Load one prepared file. Must run inside the caller's transaction (all-or-nothing). `timings`, when
-    given, accumulates seconds per step (the benchmark's breakdown)."""
+    """Load one validated file, normalized part by part (`parts` may be a generator: each part is built
+    while the database loads the previous one). Must run inside the caller's transaction (all-or-nothing).
+    `timings`, when given, accumulates seconds per step (the benchmark's breakdown; they overlap)."""
     counts = LoadCounts()
     params = {"tenant": tenant_id, "job": job_id, "arquivo": arquivo, "aba": aba}
     constants = [
@@ -154,110 +250,118 @@ def load(
         pl.lit(aba).alias("origem_aba"),
     ]
     tenant_col = pl.lit(str(tenant_id)).alias("tenant_id")
-    leads, phones, emails = prepared.leads, prepared.phones, prepared.emails
     with conn.cursor() as cur:
         # JIT only adds compile time to these one-pass statements; the statement-level foreign-key checks
         # hash a whole chunk, and their transition tables should stay in memory.
         cur.execute("SET LOCAL jit = off")
         cur.execute("SET LOCAL work_mem = '128MB'")
-        # One load per tenant at a time: leads are created only here, so the check for known leads below
+        # One load per tenant at a time: leads are created only here, so which leads are known (below)
         # stays true until commit, and two files of one tenant never race on the same lead_id_externo.
         cur.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('ingest:' || %s::text, 0))", (str(tenant_id),)
+            "SELECT pg_advisory_xact_lock(hashtextextended('ingest:' || %(tenant)s::text, 0))", params
         )
         cur.execute(_TEMP)
-        tenant_has_leads = cur.execute(
-            "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = %s) AS sim", (tenant_id,)
-        ).fetchone()["sim"]
-        if prepared.rejects.height:
-            rej = prepared.rejects.with_columns(
+        with _timed(timings, "known_leads"):
+            known_all = _known_leads(cur, validated.valid, params)
+        if validated.rejects.height:
+            rej = validated.rejects.with_columns(
                 pl.lit(str(tenant_id)).alias("tenant_id"), pl.lit(str(job_id)).alias("job_id")
             )
             copy_frame(
                 cur, "ingest_rejeicoes", rej, ["tenant_id", "job_id", "linha", "coluna", "motivo", "valores"]
             )
-        rejected_lines = prepared.linhas_rejeitadas
-        for start in range(0, max(leads.height, 1), CHUNK_ROWS):
-            chunk = leads.slice(start, CHUNK_ROWS)
-            if chunk.height == 0:
-                break
-            lo, hi = chunk["linha"][0], chunk["linha"][-1]
-            tel = phones.filter(pl.col("linha").is_between(lo, hi))
-            eml = emails.filter(pl.col("linha").is_between(lo, hi))
 
-            with _timed(timings, "known_leads"):
-                known = pl.DataFrame(schema={"linha": chunk["linha"].dtype, "lead_id": pl.String})
-                if tenant_has_leads:
-                    if start:
-                        cur.execute("TRUNCATE t_keys")
-                    copy_frame(cur, "t_keys", chunk, ["linha", "lead_id_externo"])
-                    rows = cur.execute(_EXISTING, params).fetchall()
-                    if rows:
-                        known = pl.DataFrame(rows, schema=known.schema)
-            with _timed(timings, "assign_ids"):
-                fresh = chunk.select("linha").join(known, on="linha", how="anti").sort("linha")
-                ids = pl.concat(
-                    [
-                        known.with_columns(pl.lit(False).alias("criado")),
-                        _with_ids(fresh, "lead_id").with_columns(pl.lit(True).alias("criado")),
-                    ]
-                )
-                chunk = chunk.join(ids, on="linha")
-                new = chunk.filter("criado").sort("lead_id")
-                old = chunk.filter(~pl.col("criado"))
-                tel = _with_ids(tel.join(ids, on="linha").sort("lead_id", "telefone"), "telefone_id")
-                eml = _with_ids(eml.join(ids, on="linha").sort("lead_id", "email"), "email_id")
-            if new.height:
-                with _timed(timings, "copy_new_leads"):
-                    copy_frame(
-                        cur,
-                        "leads",
-                        new.with_columns(*constants, pl.col("linha").alias("linha_planilha")),
-                        _LEAD_TARGET,
+    loader = _Loader(conn, params, progress, timings)
+    loader.start()
+    done = validated.linhas_rejeitadas
+    try:
+        for part in _timed_iter(timings, "normalize_parts", parts):
+            for start in range(0, part.leads.height, CHUNK_ROWS):
+                chunk = part.leads.slice(start, CHUNK_ROWS)
+                with _timed(timings, "build_chunks"):
+                    batch = _chunk_ops(
+                        chunk, part.phones, part.emails, known_all, constants, tenant_col, counts
                     )
-            if old.height:
-                with _timed(timings, "update_known_leads"):
-                    cur.execute("TRUNCATE t_leads, t_tel, t_email")
-                    copy_frame(cur, "t_leads", old, _KNOWN_LEAD_COLUMNS)
-            after_copy(conn)
-            if old.height:
-                with _timed(timings, "update_known_leads"):
-                    cur.execute(_UPDATE_LEADS, params)
-            counts.leads_criados += new.height
-            counts.leads_atualizados += old.height
-
-            new_tel, old_tel = tel.filter("criado"), tel.filter(~pl.col("criado"))
-            new_eml, old_eml = eml.filter("criado"), eml.filter(~pl.col("criado"))
-            if new_tel.height:
-                with _timed(timings, "copy_new_phones"):
-                    copy_frame(
-                        cur,
-                        "lead_telefones",
-                        new_tel.with_columns(tenant_col, pl.col("principal").alias("telefone_principal")),
-                        _PHONE_TARGET,
-                    )
-                counts.telefones_criados += new_tel.height
-            if new_eml.height:
-                with _timed(timings, "copy_new_emails"):
-                    copy_frame(
-                        cur,
-                        "lead_emails",
-                        new_eml.with_columns(tenant_col, pl.col("principal").alias("email_principal")),
-                        _EMAIL_TARGET,
-                    )
-                counts.emails_criados += new_eml.height
-            with _timed(timings, "union_known_contacts"):
-                if old_tel.height:
-                    copy_frame(
-                        cur,
-                        "t_tel",
-                        old_tel,
-                        ["telefone_id", "lead_id", "telefone", "tipo_origem", "principal"],
-                    )
-                    counts.telefones_criados += cur.execute(_UNION_PHONES, params).rowcount
-                if old_eml.height:
-                    copy_frame(cur, "t_email", old_eml, ["email_id", "lead_id", "email", "principal"])
-                    counts.emails_criados += cur.execute(_UNION_EMAILS, params).rowcount
-            if progress:
-                progress(min(start + chunk.height, leads.height) + rejected_lines)
+                done += chunk.height
+                batch.append(("progress", done))
+                loader.put(batch)
+    except BaseException:
+        loader.finish(cancel=True)
+        raise
+    loader.finish()
+    counts.telefones_criados += loader.counts.telefones_criados
+    counts.emails_criados += loader.counts.emails_criados
     return counts
+
+
+def _timed_iter(timings: dict[str, float] | None, step: str, items: Iterable[Part]) -> Iterator[Part]:
+    it = iter(items)
+    while True:
+        with _timed(timings, step):
+            item = next(it, None)
+        if item is None:
+            return
+        yield item
+
+
+def _chunk_ops(
+    chunk: pl.DataFrame,
+    phones: pl.DataFrame,
+    emails: pl.DataFrame,
+    known_all: pl.DataFrame,
+    constants: list[pl.Expr],
+    tenant_col: pl.Expr,
+    counts: LoadCounts,
+) -> list[_Op]:
+    """One chunk's frames as database steps: new leads and their contacts COPYed into their tables; known
+    leads (re-import) through the temp tables, updated and unioned set-based."""
+    lo, hi = chunk["linha"][0], chunk["linha"][-1]
+    tel = phones.filter(pl.col("linha").is_between(lo, hi))
+    eml = emails.filter(pl.col("linha").is_between(lo, hi))
+    known = known_all.filter(pl.col("linha").is_between(lo, hi))
+    fresh = chunk.select("linha").join(known, on="linha", how="anti").sort("linha")
+    ids = pl.concat(
+        [
+            known.with_columns(pl.lit(False).alias("criado")),
+            _with_ids(fresh, "lead_id").with_columns(pl.lit(True).alias("criado")),
+        ]
+    )
+    chunk = chunk.join(ids, on="linha")
+    new = chunk.filter("criado").sort("lead_id")
+    old = chunk.filter(~pl.col("criado"))
+    tel = _with_ids(tel.join(ids, on="linha").sort("lead_id", "telefone"), "telefone_id")
+    eml = _with_ids(eml.join(ids, on="linha").sort("lead_id", "email"), "email_id")
+    new_tel, old_tel = tel.filter("criado"), tel.filter(~pl.col("criado"))
+    new_eml, old_eml = eml.filter("criado"), eml.filter(~pl.col("criado"))
+    counts.leads_criados += new.height
+    counts.leads_atualizados += old.height
+    counts.telefones_criados += new_tel.height
+    counts.emails_criados += new_eml.height
+
+    ops: list[_Op] = []
+    if new.height:
+        frame = new.with_columns(*constants, pl.col("linha").alias("linha_planilha"))
+        ops.append(("copy", "copy_new_leads", "leads", _LEAD_TARGET, _csv(frame, _LEAD_TARGET)))
+    if old.height:
+        ops.append(("sql", "update_known_leads", "TRUNCATE t_leads, t_tel, t_email", None))
+        ops.append(
+            ("copy", "update_known_leads", "t_leads", _KNOWN_LEAD_COLUMNS, _csv(old, _KNOWN_LEAD_COLUMNS))
+        )
+    ops.append(("hook",))
+    if old.height:
+        ops.append(("sql", "update_known_leads", _UPDATE_LEADS, None))
+    if new_tel.height:
+        frame = new_tel.with_columns(tenant_col, pl.col("principal").alias("telefone_principal"))
+        ops.append(("copy", "copy_new_phones", "lead_telefones", _PHONE_TARGET, _csv(frame, _PHONE_TARGET)))
+    if new_eml.height:
+        frame = new_eml.with_columns(tenant_col, pl.col("principal").alias("email_principal"))
+        ops.append(("copy", "copy_new_emails", "lead_emails", _EMAIL_TARGET, _csv(frame, _EMAIL_TARGET)))
+    if old_tel.height:
+        cols = ["telefone_id", "lead_id", "telefone", "tipo_origem", "principal"]
+        ops.append(("copy", "union_known_contacts", "t_tel", cols, _csv(old_tel, cols)))
+        ops.append(("sql", "union_known_contacts", _UNION_PHONES, "telefones_criados"))
+    if old_eml.height:
+        cols = ["email_id", "lead_id", "email", "principal"]
+        ops.append(("copy", "union_known_contacts", "t_email", cols, _csv(old_eml, cols)))
+        ops.append(("sql", "union_known_contacts", _UNION_EMAILS, "emails_criados"))
+    return ops
