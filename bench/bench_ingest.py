@@ -108,6 +108,7 @@ def child_phases(url: str, path: Path) -> dict:
     same COPY of the new leads into a copy of `leads` without its indexes and foreign keys, to show what
     the schema's indexes and key checks cost."""
     from pipelines.core.db import connection
+    from pipelines.core.ids import uuid7_series
     from pipelines.core.ingest import load as L
     from pipelines.core.ingest.pipeline import normalize, validate
     from pipelines.core.ingest.reader import read_sheet
@@ -143,7 +144,7 @@ def child_phases(url: str, path: Path) -> dict:
         with conn.transaction(force_rollback=True), conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE bare_leads (LIKE leads INCLUDING DEFAULTS) ON COMMIT DROP")
             frame = all_leads.with_columns(
-                L.time_ordered_ids(all_leads.height).alias("lead_id"),
+                uuid7_series(all_leads.height).alias("lead_id"),
                 polars.lit(str(tenant.id)).alias("tenant_id"),
                 polars.lit(str(job)).alias("ingest_job_id"),
                 polars.lit(path.name).alias("origem_arquivo"),

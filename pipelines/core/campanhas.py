@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 from pipelines.core import templates as tpl
 from pipelines.core.disparos import STATUSES, parse_when
 from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
+from pipelines.core.ids import MAX_BATCH, uuid7_prefix, uuid7_sql
 from pipelines.core.leads import LEAD_STATUSES, parse_uuid
 from pipelines.core.mcp import check_canal
 from pipelines.core.tenants import Tenant
@@ -35,14 +36,6 @@ _ACTIVE = "campanha_id IS NOT NULL AND status IN ('pendente', 'enviando', 'envia
 _CAMPANHA_COLUMNS = (
     "campanha_id, nome, canal, template, filtro, variaveis, inicio, espalhar_minutos, taxa_por_minuto, "
     "status, total_disparos, created_at"
-)
-# Time-ordered ids (UUIDv7 layout: 48-bit ms timestamp + 74 random bits) for bulk rows: the primary key and
-# (tenant_id, disparo_id) indexes then grow at their right edge instead of touching random leaf pages
-# (measured ~10% faster on 100k rows here, more on a big table).
-_UUID_V7_SQL = (
-    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
-    "substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) "
-    "FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
 )
 CSV_COLUMNS = (
     "lead_id", "lead_id_externo", "nome", "disparo_id", "canal", "destino", "status", "data_agendado",
@@ -246,6 +239,7 @@ def _materialize(
         "inicio": inicio,
         "taxa": campanha["taxa_por_minuto"],
         "espalhar": campanha["espalhar_minutos"],
+        "id_prefix": uuid7_prefix(),
         **_filter_params(campanha["filtro"]),
         **binds,
     }
@@ -300,6 +294,10 @@ FROM flag f"""
            FROM _campanha_aud"""
     ).fetchone()
     t2 = time.perf_counter()
+    if counts["audiencia"] >= MAX_BATCH:
+        raise ValidationError(
+            f"a audiência passa de {MAX_BATCH:,} leads; divida a campanha por filtro", field="filtro"
+        )
     # 2. Lead status: novo -> em_disparo for every lead that gets a disparo.
     conn.execute(
         """UPDATE leads l SET status = CASE WHEN l.status = 'novo' THEN 'em_disparo' ELSE l.status END,
@@ -318,7 +316,7 @@ SELECT {uuid}, %(t)s, e.lead_id, %(c)s, %(canal)s, {ids}, e.destino, %(template)
 FROM _campanha_aud e WHERE e.elegivel
 ORDER BY e.seq{conflict}"""
         ).format(
-            uuid=sql.SQL(_UUID_V7_SQL),
+            uuid=sql.SQL(uuid7_sql("%(id_prefix)s", "e.seq")),
             ids=ids_sql,
             payload=payload_sql,
             schedule=_schedule_sql(campanha["espalhar_minutos"], campanha["taxa_por_minuto"]),

@@ -7,7 +7,6 @@ commit on their own."""
 from __future__ import annotations
 
 import io
-import os
 import queue
 import threading
 import time
@@ -20,6 +19,7 @@ from uuid import UUID
 import polars as pl
 import psycopg
 
+from pipelines.core.ids import uuid7_series
 from pipelines.core.ingest.pipeline import Part, Validated
 
 CHUNK_ROWS = 50_000  # leads per COPY round (the unit of overlap); tests lower it to exercise several chunks
@@ -88,8 +88,6 @@ ORDER BY t.lead_id, t.email
 ON CONFLICT (lead_id, email) DO NOTHING
 """
 
-_VARIANT = {f"{i:x}": "89ab"[i & 3] for i in range(16)}
-
 
 @dataclass
 class LoadCounts:
@@ -97,18 +95,6 @@ class LoadCounts:
     leads_atualizados: int = 0
     telefones_criados: int = 0
     emails_criados: int = 0
-
-
-def time_ordered_ids(n: int) -> pl.Series:
-    """n distinct UUIDv7 ids (RFC 9562: 48-bit Unix ms, version 7, variant; the rest random per call,
-    with the row number as the counter in the low digits), built vectorized. Ids of one load sort together
-    and in row order, so the primary-key index grows at its right edge instead of on random leaf pages."""
-    r = os.urandom(8).hex()
-    ms = f"{int(time.time() * 1000):012x}"
-    prefix = f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:11]}"
-    return pl.select(
-        (pl.lit(prefix) + pl.int_range(n, dtype=pl.Int64).cast(pl.String).str.zfill(8)).alias("id")
-    ).to_series()
 
 
 def _csv(df: pl.DataFrame, columns: list[str]) -> bytes:
@@ -140,7 +126,7 @@ def _timed(timings: dict[str, float] | None, step: str) -> Iterator[None]:
 
 
 def _with_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    return frame.with_columns(time_ordered_ids(frame.height).alias(column))
+    return frame.with_columns(uuid7_series(frame.height).alias(column))
 
 
 # One database step of a chunk, run by the loader thread in order: ("copy", step, table, columns, csv),
