@@ -9,7 +9,7 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from pipelines.core.db import connection
 from pipelines.core.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
 from pipelines.core.ingest import load as loader
 from pipelines.core.ingest import pipeline
-from pipelines.core.ingest.pipeline import Part, normalize, validate
+from pipelines.core.ingest.pipeline import validate
 from pipelines.core.ingest.reader import read_sheet
 
 log = logging.getLogger(__name__)
@@ -148,14 +148,6 @@ def run_job(
             report(0, total)
             validated = validate(raw)
             counters: list[dict[str, int]] = []
-
-            def parts() -> Iterator[Part]:
-                """Normalized chunk by chunk, each while the database loads the one before."""
-                for start in range(0, validated.valid.height, loader.CHUNK_ROWS):
-                    part = normalize(validated.valid.slice(start, loader.CHUNK_ROWS))
-                    counters.append(part.avisos)
-                    yield part
-
             with connection(url) as work, work.transaction():
                 counts = loader.load(
                     work,
@@ -164,7 +156,7 @@ def run_job(
                     arquivo=job["arquivo_origem"],
                     aba=raw.sheet,
                     validated=validated,
-                    parts=parts(),
+                    parts=loader.stream_parts(validated, counters),
                     progress=lambda done: report(done, total),
                 )
                 avisos = dict(

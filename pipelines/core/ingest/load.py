@@ -21,9 +21,10 @@ import psycopg
 
 from pipelines.core.ids import uuid7_series
 from pipelines.core.ingest import pgbinary
-from pipelines.core.ingest.pipeline import Part, Validated
+from pipelines.core.ingest.pipeline import Part, Validated, normalize
 
 CHUNK_ROWS = 50_000  # leads per COPY round (the unit of overlap); tests lower it to exercise several chunks
+FIRST_CHUNK_ROWS = 10_000  # a small first chunk, so the database starts while the rest is normalized
 
 _TEMP = """
 CREATE TEMP TABLE t_keys (linha INTEGER, lead_id_externo TEXT) ON COMMIT DROP;
@@ -283,6 +284,19 @@ def load(
     counts.telefones_criados += loader.counts.telefones_criados
     counts.emails_criados += loader.counts.emails_criados
     return counts
+
+
+def stream_parts(validated: Validated, counters: list[dict[str, int]] | None = None) -> Iterator[Part]:
+    """`validated.valid` normalized chunk by chunk (a small first one, then CHUNK_ROWS each), for `load`
+    to consume while it loads the previous chunk. Each part's warning counters go to `counters`."""
+    height, start = validated.valid.height, 0
+    size = min(FIRST_CHUNK_ROWS, CHUNK_ROWS)
+    while start < height:
+        part = normalize(validated.valid.slice(start, size))
+        if counters is not None:
+            counters.append(part.avisos)
+        yield part
+        start, size = start + size, CHUNK_ROWS
 
 
 def _timed_iter(timings: dict[str, float] | None, step: str, items: Iterable[Part]) -> Iterator[Part]:
