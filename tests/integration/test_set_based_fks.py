@@ -212,59 +212,49 @@ def _wait_until_blocked(conn: psycopg.Connection, pid: int) -> None:
     raise AssertionError("the second transaction never waited for the first")
 
 
+def _blocked_until(conn, waiter: psycopg.Connection, work, release) -> BaseException | None:
+    """Run `work(waiter)` then commit in a thread; once its backend waits on a lock, call `release()`.
+    Returns the error `work` ended with (None if it committed)."""
+    pid = waiter.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            work(waiter)
+            waiter.commit()
+            done["error"] = None
+        except psycopg.Error as exc:
+            done["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    _wait_until_blocked(conn, pid)
+    release()
+    t.join(10)
+    assert "error" in done, "the waiting transaction did not finish"
+    return done["error"]
+
+
 def test_delete_waits_for_an_insert_in_flight_and_cascades_its_children(conn, database_url, tenant) -> None:
     lead = _lead(conn, tenant["id"])
-    inserter, deleter = connect(database_url), connect(database_url)
-    try:
+    with connect(database_url) as inserter, connect(database_url) as deleter:
         _phone(inserter, tenant["id"], lead)  # open transaction, not committed
-        pid = deleter.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]
-        done: dict[str, Any] = {}
-
-        def delete() -> None:
-            try:
-                deleter.execute("DELETE FROM leads WHERE lead_id = %s", (lead,))
-                deleter.commit()
-                done["ok"] = True
-            except Exception as exc:  # pragma: no cover - reported by the assert below
-                done["error"] = exc
-
-        t = threading.Thread(target=delete)
-        t.start()
-        _wait_until_blocked(conn, pid)
-        inserter.commit()
-        t.join(10)
-        assert done == {"ok": True}
-    finally:
-        inserter.close()
-        deleter.close()
+        error = _blocked_until(
+            conn,
+            deleter,
+            lambda c: c.execute("DELETE FROM leads WHERE lead_id = %s", (lead,)),
+            inserter.commit,
+        )
+    assert error is None
     assert _count(conn, "leads") == 0 and _count(conn, "lead_telefones") == 0  # no orphan
 
 
 def test_insert_after_a_delete_in_flight_sees_the_parent_gone(conn, database_url, tenant) -> None:
     lead = _lead(conn, tenant["id"])
-    inserter, deleter = connect(database_url), connect(database_url)
-    try:
+    with connect(database_url) as inserter, connect(database_url) as deleter:
         deleter.execute("DELETE FROM leads WHERE lead_id = %s", (lead,))  # not committed
-        pid = inserter.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]
-        done: dict[str, Any] = {}
-
-        def insert() -> None:
-            try:
-                _phone(inserter, tenant["id"], lead)
-                inserter.commit()
-                done["ok"] = True
-            except psycopg.Error as exc:
-                done["error"] = exc
-
-        t = threading.Thread(target=insert)
-        t.start()
-        _wait_until_blocked(conn, pid)
-        deleter.commit()
-        t.join(10)
-        assert isinstance(done.get("error"), psycopg.errors.ForeignKeyViolation)
-    finally:
-        inserter.close()
-        deleter.close()
+        error = _blocked_until(conn, inserter, lambda c: _phone(c, tenant["id"], lead), deleter.commit)
+    assert isinstance(error, psycopg.errors.ForeignKeyViolation)
     assert _count(conn, "lead_telefones") == 0
 
 
