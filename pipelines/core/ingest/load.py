@@ -185,6 +185,7 @@ class _Loader(threading.Thread):
         while True:
             if self.error is not None or not self.is_alive():
                 self.finish()
+                raise RuntimeError("o carregador parou antes do fim do arquivo")
             try:
                 self.queue.put(batch, timeout=0.2)
                 return
