@@ -18,6 +18,7 @@ from uuid import UUID
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from pipelines.core.ids import uuid7_series
 from pipelines.core.ingest import pgbinary
@@ -52,8 +53,9 @@ _EMAIL_TYPES = ["uuid", "uuid", "uuid", "text", "bool"]
 
 # Which lines of the chunk are leads the tenant already has (re-import). Skipped for a tenant without leads.
 _EXISTING = """
-SELECT k.linha, l.lead_id::text AS lead_id
-FROM t_keys k JOIN leads l ON l.tenant_id = %(tenant)s AND l.lead_id_externo = k.lead_id_externo
+COPY (SELECT k.linha, l.lead_id
+      FROM t_keys k JOIN leads l ON l.tenant_id = {tenant} AND l.lead_id_externo = k.lead_id_externo)
+TO STDOUT (FORMAT csv)
 """
 
 # A re-import keeps what the new file leaves blank (contato, documento, raw cells) and refreshes the rest.
@@ -215,8 +217,15 @@ def _known_leads(cur: psycopg.Cursor, leads: pl.DataFrame, params: dict[str, Any
     if not has_leads or not leads.height:
         return known
     copy_frame(cur, "t_keys", leads, ["linha", "lead_id_externo"])
-    rows = cur.execute(_EXISTING, params).fetchall()
-    return pl.DataFrame(rows, schema=known.schema) if rows else known
+    buf = io.BytesIO()  # streamed as CSV: a re-import of a million leads is a million rows
+    query = sql.SQL(_EXISTING).format(tenant=sql.Literal(str(params["tenant"])))
+    with cur.copy(query) as cp:
+        for block in cp:
+            buf.write(block)
+    if not buf.tell():
+        return known
+    buf.seek(0)
+    return pl.read_csv(buf, has_header=False, new_columns=["linha", "lead_id"], schema=known.schema)
 
 
 def load(
@@ -247,6 +256,7 @@ def load(
         # JIT only adds compile time to these one-pass statements; the statement-level foreign-key checks
         # hash a whole chunk, and their transition tables should stay in memory.
         cur.execute("SET LOCAL jit = off")
+        cur.execute("SET LOCAL client_encoding = 'UTF8'")  # the COPY data is UTF-8 whatever the session said
         cur.execute("SET LOCAL work_mem = '128MB'")
         # One load per tenant at a time: leads are created only here, so which leads are known (below)
         # stays true until commit, and two files of one tenant never race on the same lead_id_externo.
