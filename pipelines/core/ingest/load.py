@@ -144,7 +144,7 @@ _Op = tuple[Any, ...]
 
 class _Loader(threading.Thread):
     """Runs the chunks' database steps on the load connection while the caller's thread builds the next
-    chunk's frames and CSV (polars releases the GIL): client work and server work overlap on two cores.
+    chunk's frames and COPY data (polars releases the GIL): client work and server work overlap on two cores.
     The first error stops it; the producer sees it on its next `put` and at `finish`."""
 
     def __init__(self, conn: psycopg.Connection, params: dict[str, Any],
