@@ -211,10 +211,11 @@ SELECT fk_conjunto_criar('agendamentos_tenant_id_lead_id_fkey', 'agendamentos', 
                          'leads', 'tenant_id,lead_id', 'no_action', false);
 
 -- Unique constraints that only existed as targets of those native keys: the checks probe the parent's
--- primary key (lead_id, telefone_id, email_id) and compare tenant_id on the row still_ref. Each one was an
+-- primary key (lead_id, telefone_id, email_id) and compare tenant_id on the row found. Each one was an
 -- index every bulk insert paid for (~0.4 s per 165k leads here). Filters that used the two leads indexes
 -- (campaign audience by source file or ingest job) are always tenant-scoped and read the tenant's leads
--- through idx_leads_tenant_status; a job delete sets its leads' ingest_job_id to NULL in one scan.
+-- through uk_tenant_lead_externo (leading tenant_id); a job delete sets its leads' ingest_job_id to NULL in
+-- one scan.
 ALTER TABLE leads DROP CONSTRAINT uk_tenant_lead;
 ALTER TABLE lead_telefones DROP CONSTRAINT lead_telefones_tenant_id_telefone_id_key;
 ALTER TABLE lead_emails DROP CONSTRAINT lead_emails_tenant_id_email_id_key;
