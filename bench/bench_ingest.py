@@ -110,7 +110,6 @@ def child_phases(url: str, path: Path) -> dict:
     from pipelines.core.db import connection
     from pipelines.core.ids import uuid7_series
     from pipelines.core.ingest import load as L
-    from pipelines.core.ingest import pgbinary
     from pipelines.core.ingest.pipeline import validate
     from pipelines.core.ingest.reader import read_sheet
     from pipelines.core.tenants import create_tenant
@@ -138,15 +137,10 @@ def child_phases(url: str, path: Path) -> dict:
         all_leads = polars.concat([p.leads for p in parts])
         with conn.transaction(force_rollback=True), conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE bare_leads (LIKE leads INCLUDING DEFAULTS) ON COMMIT DROP")
-            frame = all_leads.with_columns(
-                uuid7_series(all_leads.height).alias("lead_id"),
-                polars.lit(str(tenant.id)).alias("tenant_id"),
-                polars.lit(str(job)).alias("ingest_job_id"),
-                polars.lit(path.name).alias("origem_arquivo"),
-                polars.lit("Leads").alias("origem_aba"),
-                polars.col("linha").alias("linha_planilha"),
+            data = L.new_leads_data(
+                all_leads.with_columns(uuid7_series(all_leads.height).alias("lead_id")),
+                L.lead_constants(tenant.id, job, path.name, "Leads"),
             )
-            data = pgbinary.encode(frame, L._LEAD_TARGET, L._LEAD_TYPES)
             t0 = time.perf_counter()
             L._copy(cur, "bare_leads", L._LEAD_TARGET, data, "binary")
             out["same_leads_copy_without_indexes_fks"] = time.perf_counter() - t0

@@ -33,12 +33,18 @@ DECLARE
     parts    text[];
     n_keys   bigint;
     n_locked bigint;
+    find_missing text;
 BEGIN
     SELECT string_agg(format('%I', c), ', '), string_agg(format('%I IS NOT NULL', c), ' AND '),
            string_agg(format('k.%I::text', c), ', ')
       INTO keys, nn_cond, shown FROM unnest(ccols) c;
     SELECT string_agg(format('p.%I = k.%I', pc, cc), ' AND ')
       INTO join_cond FROM unnest(pcols, ccols) u(pc, cc);
+    -- No DISTINCT: the planner then sizes the probe side by the statement's row count and picks a hash
+    -- anti-join for a bulk statement (one pass over the parent) or index probes for a few rows.
+    find_missing := format(
+        'SELECT concat_ws('', '', %s) FROM novos k WHERE %s AND NOT EXISTS (SELECT 1 FROM %I p WHERE %s) LIMIT 1',
+        shown, nn_cond, parent, join_cond);
     IF current_setting('transaction_isolation') = 'read committed' THEN
         EXECUTE format('SELECT array_agg(v::text ORDER BY v::text) FROM (SELECT DISTINCT %I AS v FROM novos) d '
                        'WHERE v IS NOT NULL', ccols[1]) INTO parts;
@@ -52,11 +58,7 @@ BEGIN
                            (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
                              WHERE attrelid = parent::regclass AND attname = pcols[1])) INTO missing;
         ELSE
-            -- No DISTINCT: the planner then sizes the probe side by the statement's row count and picks a
-            -- hash anti-join for a bulk statement (one pass over the parent) or index probes for a few rows.
-            EXECUTE format(
-                'SELECT concat_ws('', '', %s) FROM novos k WHERE %s AND NOT EXISTS (SELECT 1 FROM %I p WHERE %s) LIMIT 1',
-                shown, nn_cond, parent, join_cond) INTO missing;
+            EXECUTE find_missing INTO missing;
         END IF;
     ELSE
         -- Parent keys are unique, so every key was found iff as many parent rows got locked.
@@ -66,9 +68,7 @@ BEGIN
             'SELECT 1 FROM (SELECT DISTINCT %s FROM novos WHERE %s) k WHERE %s) FOR KEY SHARE OF p) l)',
             keys, nn_cond, parent, keys, nn_cond, join_cond) INTO n_keys, n_locked;
         IF n_locked < n_keys THEN
-            EXECUTE format(
-                'SELECT concat_ws('', '', %s) FROM novos k WHERE %s AND NOT EXISTS (SELECT 1 FROM %I p WHERE %s) LIMIT 1',
-                shown, nn_cond, parent, join_cond) INTO missing;
+            EXECUTE find_missing INTO missing;
         END IF;
     END IF;
     IF missing IS NOT NULL THEN

@@ -21,7 +21,6 @@ from pipelines.core.db import connection
 from pipelines.core.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
 from pipelines.core.ingest import load as loader
 from pipelines.core.ingest import pipeline
-from pipelines.core.ingest.pipeline import validate
 from pipelines.core.ingest.reader import read_sheet
 
 log = logging.getLogger(__name__)
@@ -146,7 +145,7 @@ def run_job(
             raw = read_sheet(job["arquivo_path"], job["aba"], filename=job["arquivo_origem"])
             total = raw.rows
             report(0, total)
-            validated = validate(raw)
+            validated = pipeline.validate(raw)
             counters: list[dict[str, int]] = []
             with connection(url) as work, work.transaction():
                 counts = loader.load(

@@ -18,7 +18,6 @@ from uuid import UUID
 
 import polars as pl
 import psycopg
-from psycopg import sql
 
 from pipelines.core.ids import uuid7_series
 from pipelines.core.ingest import pgbinary
@@ -54,7 +53,7 @@ _EMAIL_TYPES = ["uuid", "uuid", "uuid", "text", "bool"]
 # Which lines of the chunk are leads the tenant already has (re-import). Skipped for a tenant without leads.
 _EXISTING = """
 COPY (SELECT k.linha, l.lead_id
-      FROM t_keys k JOIN leads l ON l.tenant_id = {tenant} AND l.lead_id_externo = k.lead_id_externo)
+      FROM t_keys k JOIN leads l ON l.tenant_id = %(tenant)s AND l.lead_id_externo = k.lead_id_externo)
 TO STDOUT (FORMAT csv)
 """
 
@@ -137,7 +136,7 @@ def _with_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.with_columns(uuid7_series(frame.height).alias(column))
 
 
-# One database step of a chunk, run by the loader thread in order: ("copy", step, table, columns, data[, fmt]),
+# One database step of a chunk, run by the loader thread in order: ("copy", step, table, columns, data, fmt),
 # ("sql", step, statement, LoadCounts field to add the row count to, or None), ("hook",), ("progress", rows).
 _Op = tuple[Any, ...]
 
@@ -172,7 +171,7 @@ class _Loader(threading.Thread):
         kind = op[0]
         if kind == "copy":
             with _timed(self.timings, op[1]):
-                _copy(cur, op[2], op[3], op[4], op[5] if len(op) > 5 else "csv")
+                _copy(cur, op[2], op[3], op[4], op[5])
         elif kind == "sql":
             with _timed(self.timings, op[1]):
                 n = cur.execute(op[2], self.params).rowcount
@@ -218,8 +217,7 @@ def _known_leads(cur: psycopg.Cursor, leads: pl.DataFrame, params: dict[str, Any
         return known
     copy_frame(cur, "t_keys", leads, ["linha", "lead_id_externo"])
     buf = io.BytesIO()  # streamed as CSV: a re-import of a million leads is a million rows
-    query = sql.SQL(_EXISTING).format(tenant=sql.Literal(str(params["tenant"])))
-    with cur.copy(query) as cp:
+    with cur.copy(_EXISTING, params) as cp:
         for block in cp:
             buf.write(block)
     if not buf.tell():
@@ -245,13 +243,7 @@ def load(
     `timings`, when given, accumulates seconds per step (the benchmark's breakdown; they overlap)."""
     counts = LoadCounts()
     params = {"tenant": tenant_id, "job": job_id, "arquivo": arquivo, "aba": aba}
-    constants = [
-        pl.lit(str(tenant_id)).alias("tenant_id"),
-        pl.lit(str(job_id)).alias("ingest_job_id"),
-        pl.lit(arquivo).alias("origem_arquivo"),
-        pl.lit(aba).alias("origem_aba"),
-    ]
-    tenant_col = pl.lit(str(tenant_id)).alias("tenant_id")
+    constants = lead_constants(tenant_id, job_id, arquivo, aba)
     with conn.cursor() as cur:
         # JIT only adds compile time to these one-pass statements; the statement-level foreign-key checks
         # hash a whole chunk, and their transition tables should stay in memory.
@@ -278,13 +270,11 @@ def load(
     loader.start()
     done = validated.linhas_rejeitadas
     try:
-        for part in _timed_iter(timings, "normalize_parts", parts):
+        for part in parts:
             for start in range(0, part.leads.height, CHUNK_ROWS):
                 chunk = part.leads.slice(start, CHUNK_ROWS)
                 with _timed(timings, "build_chunks"):
-                    batch = _chunk_ops(
-                        chunk, part.phones, part.emails, known_all, constants, tenant_col, counts
-                    )
+                    batch = _chunk_ops(chunk, part.phones, part.emails, known_all, constants, counts)
                 done += chunk.height
                 batch.append(("progress", done))
                 loader.put(batch)
@@ -310,14 +300,20 @@ def stream_parts(validated: Validated, counters: list[dict[str, int]] | None = N
         start, size = start + size, CHUNK_ROWS
 
 
-def _timed_iter(timings: dict[str, float] | None, step: str, items: Iterable[Part]) -> Iterator[Part]:
-    it = iter(items)
-    while True:
-        with _timed(timings, step):
-            item = next(it, None)
-        if item is None:
-            return
-        yield item
+def lead_constants(tenant_id: UUID, job_id: UUID, arquivo: str, aba: str) -> list[pl.Expr]:
+    """The columns every lead of one load shares (tenant first: contacts take it from here too)."""
+    return [
+        pl.lit(str(tenant_id)).alias("tenant_id"),
+        pl.lit(str(job_id)).alias("ingest_job_id"),
+        pl.lit(arquivo).alias("origem_arquivo"),
+        pl.lit(aba).alias("origem_aba"),
+    ]
+
+
+def new_leads_data(new: pl.DataFrame, constants: list[pl.Expr]) -> bytes:
+    """Binary COPY data of new leads (with their lead_id) for `leads`."""
+    frame = new.with_columns(*constants, pl.col("linha").alias("linha_planilha"))
+    return pgbinary.encode(frame, _LEAD_TARGET, _LEAD_TYPES)
 
 
 def _chunk_ops(
@@ -326,7 +322,6 @@ def _chunk_ops(
     emails: pl.DataFrame,
     known_all: pl.DataFrame,
     constants: list[pl.Expr],
-    tenant_col: pl.Expr,
     counts: LoadCounts,
 ) -> list[_Op]:
     """One chunk's frames as database steps: new leads and their contacts COPYed into their tables; known
@@ -356,31 +351,38 @@ def _chunk_ops(
 
     ops: list[_Op] = []
     if new.height:
-        frame = new.with_columns(*constants, pl.col("linha").alias("linha_planilha"))
-        data = pgbinary.encode(frame, _LEAD_TARGET, _LEAD_TYPES)
-        ops.append(("copy", "copy_new_leads", "leads", _LEAD_TARGET, data, "binary"))
+        ops.append(
+            ("copy", "copy_new_leads", "leads", _LEAD_TARGET, new_leads_data(new, constants), "binary")
+        )
     if old.height:
         ops.append(("sql", "update_known_leads", "TRUNCATE t_leads, t_tel, t_email", None))
         ops.append(
-            ("copy", "update_known_leads", "t_leads", _KNOWN_LEAD_COLUMNS, _csv(old, _KNOWN_LEAD_COLUMNS))
+            (
+                "copy",
+                "update_known_leads",
+                "t_leads",
+                _KNOWN_LEAD_COLUMNS,
+                _csv(old, _KNOWN_LEAD_COLUMNS),
+                "csv",
+            )
         )
     ops.append(("hook",))
     if old.height:
         ops.append(("sql", "update_known_leads", _UPDATE_LEADS, None))
     if new_tel.height:
-        frame = new_tel.with_columns(tenant_col, pl.col("principal").alias("telefone_principal"))
+        frame = new_tel.with_columns(constants[0], pl.col("principal").alias("telefone_principal"))
         data = pgbinary.encode(frame, _PHONE_TARGET, _PHONE_TYPES)
         ops.append(("copy", "copy_new_phones", "lead_telefones", _PHONE_TARGET, data, "binary"))
     if new_eml.height:
-        frame = new_eml.with_columns(tenant_col, pl.col("principal").alias("email_principal"))
+        frame = new_eml.with_columns(constants[0], pl.col("principal").alias("email_principal"))
         data = pgbinary.encode(frame, _EMAIL_TARGET, _EMAIL_TYPES)
         ops.append(("copy", "copy_new_emails", "lead_emails", _EMAIL_TARGET, data, "binary"))
     if old_tel.height:
         cols = ["telefone_id", "lead_id", "telefone", "tipo_origem", "principal"]
-        ops.append(("copy", "union_known_contacts", "t_tel", cols, _csv(old_tel, cols)))
+        ops.append(("copy", "union_known_contacts", "t_tel", cols, _csv(old_tel, cols), "csv"))
         ops.append(("sql", "union_known_contacts", _UNION_PHONES, "telefones_criados"))
     if old_eml.height:
         cols = ["email_id", "lead_id", "email", "principal"]
-        ops.append(("copy", "union_known_contacts", "t_email", cols, _csv(old_eml, cols)))
+        ops.append(("copy", "union_known_contacts", "t_email", cols, _csv(old_eml, cols), "csv"))
         ops.append(("sql", "union_known_contacts", _UNION_EMAILS, "emails_criados"))
     return ops

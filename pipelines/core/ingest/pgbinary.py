@@ -20,18 +20,15 @@ _NULL = "ffffffff"
 TYPES = ("uuid", "text", "int4", "bool")
 
 
-_U16 = pl.Series("hex", [f"{i:04x}" for i in range(65536)])
-_U16_KEYS = pl.Series("n", range(65536), dtype=pl.Int64)
-
-
-def _u16_hex(value: pl.Expr) -> pl.Expr:
-    return value.replace_strict(_U16_KEYS, _U16, return_dtype=pl.String)
+_BYTE_HEX = {i: f"{i:02x}" for i in range(256)}
 
 
 def _be_hex4(expr: pl.Expr) -> pl.Expr:
-    """A non-negative integer below 2^32 as 4 big-endian bytes, in hex (two 16-bit table lookups)."""
+    """A non-negative integer below 2^31 as 4 big-endian bytes, in hex."""
     value = expr.cast(pl.Int64)
-    return _u16_hex(value // 65536) + _u16_hex(value % 65536)
+    return pl.concat_str(
+        [((value // 256**k) % 256).replace_strict(_BYTE_HEX, return_dtype=pl.String) for k in (3, 2, 1, 0)]
+    )
 
 
 def _length_hex(df: pl.DataFrame, name: str) -> pl.Expr:
@@ -63,14 +60,10 @@ def encode(df: pl.DataFrame, columns: Sequence[str], types: Sequence[str]) -> by
         raise ValueError("one type per column")
     if df.height == 0:
         return bytes.fromhex(_HEADER + _TRAILER)
-    if any(k == "int4" for k in types):
-        for name, kind in zip(columns, types, strict=True):
-            if (
-                kind == "int4"
-                and df[name].min() is not None
-                and not (0 <= df[name].min() and df[name].max() < 2**31)
-            ):
-                raise ValueError(f"{name}: int4 values must be in 0..2^31-1")
+    for name, kind in zip(columns, types, strict=True):
+        values = df[name].drop_nulls()
+        if kind == "int4" and values.len() and not (values.min() >= 0 and values.max() < 2**31):
+            raise ValueError(f"{name}: int4 values must be in 0..2^31-1")
     rows = df.select(
         pl.concat_str(
             [pl.lit(f"{len(columns):04x}"), *(_field(df, c, k) for c, k in zip(columns, types, strict=True))]
