@@ -3,7 +3,7 @@
 Run: `.venv/bin/python -m bench.bench_campanha [--leads 100000] [--runs 3] [--baseline 2000]`.
 Uses BENCH_DATABASE_URL / DATABASE_URL (else the embedded server under .data/pgbench) and a scratch
 database created and dropped here. Leads (each with one principal valid mobile) are seeded with
-generate_series. Each run creates a new campaign over all leads on a clean disparos table; the figure
+generate_series, with ids as the ingest writes them (UUIDv7 in line order). Each run creates a new campaign over all leads on a clean disparos table; the figure
 is the median wall time of `create_campanha` (the whole transaction, including the lead status update).
 The baseline renders in Python and INSERTs one row at a time on a subset, extrapolated per row.
 """
@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from bench.report import machine, server_url, write_section
 from pipelines.core.campanhas import create_campanha
 from pipelines.core.db import with_dbname
+from pipelines.core.ids import uuid7_prefix, uuid7_sql
 from pipelines.core.migrate import migrate
 from pipelines.core.templates import create_template, render
 from pipelines.core.tenants import create_tenant
@@ -49,20 +50,22 @@ def seed(conn: psycopg.Connection, tenant_id: uuid.UUID, want: int) -> None:
     n = want
     while n - (n + 99) // 100 < want:
         n += 1
+    # Ids as the ingest writes them (pipelines/core/ids.py): UUIDv7, one prefix per batch, in line order.
     with conn.transaction():
         conn.execute(
-            """INSERT INTO leads (tenant_id, lead_id_externo, origem_arquivo, origem_aba, linha_planilha, nome,
-                                  contato_nome, documento, documento_tipo)
-               SELECT %s, 'ext-' || g, 'bench.xlsx', 'Leads', g + 1, 'Empresa ' || g || ' Ltda', 'contato' || g,
-                      lpad(g::text, 11, '0'), 'cpf'
+            f"""INSERT INTO leads (lead_id, tenant_id, lead_id_externo, origem_arquivo, origem_aba, linha_planilha,
+                                   nome, contato_nome, documento, documento_tipo)
+               SELECT {uuid7_sql("%s", "g")}, %s, 'ext-' || g, 'bench.xlsx', 'Leads', g + 1,
+                      'Empresa ' || g || ' Ltda', 'contato' || g, lpad(g::text, 11, '0'), 'cpf'
                FROM generate_series(1, %s) g""",
-            (tenant_id, n),
+            (uuid7_prefix(), tenant_id, n),
         )
         conn.execute(
-            """INSERT INTO lead_telefones (tenant_id, lead_id, telefone, tipo_origem, telefone_principal)
-               SELECT tenant_id, lead_id, '+55119' || lpad(linha_planilha::text, 8, '0'), 'celular', true
+            f"""INSERT INTO lead_telefones (telefone_id, tenant_id, lead_id, telefone, tipo_origem, telefone_principal)
+               SELECT {uuid7_sql("%s", "linha_planilha")}, tenant_id, lead_id,
+                      '+55119' || lpad(linha_planilha::text, 8, '0'), 'celular', true
                FROM leads WHERE tenant_id = %s""",
-            (tenant_id,),
+            (uuid7_prefix(), tenant_id),
         )
         # 1% opted out, so the exclusion path is exercised at scale too.
         conn.execute(
@@ -231,14 +234,14 @@ disparos yet, so no `ON CONFLICT` arbitration; `aplicar` keeps it)
 | seeding ({args.leads:,} leads + phones) | {seed_s:.2f} s |
 | peak RSS of the Python process | {peak_mb:.0f} MiB (the work runs in PostgreSQL) |
 
-Where the time goes: the INSERT writes each row to the heap and 6 indexes (primary key, (tenant_id,
-disparo_id), lead, campaign, the partial unique active-per-campaign and the partial claim index) and
-captures the rows for the 4 set-based foreign-key checks (lead, phone, e-mail, campaign: one anti-join each
-per statement, `sql/0008_set_based_fks.sql`); the lead update (novo -> em_disparo) rewrites 100k lead rows:
-a status change cannot be a HOT update (status is in the partial status index), so each new row version
-also goes into the primary key and (tenant_id, lead_id_externo). The yardstick row above is what this
-machine needs for 100k narrow rows with no index at all: the target is ~3x that for 100k wide rows, 6
-indexes, 4 key checks and 100k lead updates.
+Where the time goes: the INSERT writes each row to the heap, 4 btree indexes (primary key, lead, the partial
+unique active-per-campaign and the partial claim index) and a block-range index (campaign), and captures
+the rows for the 4 set-based foreign-key checks (lead, phone, e-mail, campaign: one index probe per row and
+key, `sql/0008_set_based_fks.sql`); the lead update (novo -> em_disparo) is heap-only (HOT): leads keep half
+of each page free and no index holds the status (`sql/0010_hot_lead_status.sql`). Leads carry UUIDv7 ids in
+line order, as the ingest writes them, so the campaign's rows (in ingest order) reach the lead-keyed indexes
+at their right edge (with random lead ids, as this benchmark seeded before, the same code measured ~1.95 s
+here). The yardstick row is what this machine needs for 100k narrow rows with no index at all.
 Machine: {machine()}; load average during the run {" ".join(load)} (other sessions share the 2 cores); PostgreSQL {"embedded (pgserver)" if "BENCH_DATABASE_URL" not in os.environ and "DATABASE_URL" not in os.environ else "from DATABASE_URL"}.
 """
     print(md)

@@ -92,7 +92,9 @@ def validate_filtro(filtro: Any) -> dict[str, Any]:
     return out
 
 
-def _filter_sql(filtro: dict[str, Any]) -> sql.Composed:
+def _filter_sql(filtro: dict[str, Any], implied: str | None = None) -> sql.Composed:
+    """The audience WHERE clause; `implied` names a contact filter (com_celular / com_email) the caller
+    enforces itself by joining the destination, so it is not evaluated twice."""
     parts = [sql.SQL("l.tenant_id = %(t)s")]
     if "status" in filtro:
         parts.append(sql.SQL("l.status = ANY(%(f_status)s)"))
@@ -111,7 +113,7 @@ def _filter_sql(filtro: dict[str, Any]) -> sql.Composed:
         "AND x.valido_para_disparo)"
     )
     for key, expr in (("com_celular", mobile), ("com_email", email)):
-        if key in filtro:
+        if key in filtro and key != implied:
             parts.append(expr if filtro[key] else sql.SQL("NOT ") + expr)
     return sql.SQL(" AND ").join(parts)
 
@@ -164,7 +166,9 @@ def _schedule_sql(espalhar: int | None, taxa: int | None) -> sql.Composable:
     if taxa:
         return sql.SQL("%(inicio)s::timestamptz + (seq::float8 / %(taxa)s) * interval '1 minute'")
     if espalhar:
-        return sql.SQL("%(inicio)s::timestamptz + (seq::float8 * %(espalhar)s / n) * interval '1 minute'")
+        return sql.SQL(
+            "%(inicio)s::timestamptz + (seq::float8 * %(espalhar)s / %(elegiveis)s) * interval '1 minute'"
+        )
     return sql.SQL("%(inicio)s::timestamptz")
 
 
@@ -229,6 +233,10 @@ def _materialize(
                ORDER BY lead_id, email_principal DESC, data_criacao, email_id"""
         )
         ids_sql = sql.SQL("NULL::uuid, dest_id")
+    # "com_celular"/"com_email" true on its own channel is the destination itself: an inner join to it
+    # filters the same leads as the EXISTS would, without a second pass over the contacts.
+    contact_filter = "com_celular" if canal == "whatsapp" else "com_email"
+    implied = contact_filter if campanha["filtro"].get(contact_filter) is True else None
     lead_cols = sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in tpl.LEAD_VARIABLES)
     params = {
         "t": tenant.id,
@@ -261,19 +269,18 @@ dest AS (
            ({missing}) AS falta_var,
            {ja_ativo} AS ja_ativo
     FROM aud a
-    LEFT JOIN ({dest_sql}) d ON d.lead_id = a.lead_id
+    {dest_join} ({dest_sql}) d ON d.lead_id = a.lead_id
     LEFT JOIN optouts o ON o.tenant_id = %(t)s AND o.canal = %(canal)s AND o.destino = d.destino
 ),
 flag AS (
     SELECT dest.*, (dest_id IS NOT NULL AND NOT optout AND NOT falta_var AND NOT ja_ativo) AS elegivel FROM dest
 )
-SELECT f.*,
-       row_number() OVER (PARTITION BY elegivel ORDER BY data_ingestao, linha_planilha, lead_id) - 1 AS seq,
-       count(*) OVER (PARTITION BY elegivel) AS n
+SELECT f.*, row_number() OVER (PARTITION BY elegivel ORDER BY data_ingestao, linha_planilha, lead_id) - 1 AS seq
 FROM flag f"""
         ).format(
             lead_cols=lead_cols,
-            where=_filter_sql(campanha["filtro"]),
+            where=_filter_sql(campanha["filtro"], implied),
+            dest_join=sql.SQL("JOIN" if implied else "LEFT JOIN"),
             missing=missing_sql,
             dest_sql=dest_sql,
             ja_ativo=sql.SQL("false")
@@ -290,9 +297,11 @@ FROM flag f"""
                   count(*) FILTER (WHERE dest_id IS NULL) AS sem_destino,
                   count(*) FILTER (WHERE optout) AS optout,
                   count(*) FILTER (WHERE dest_id IS NOT NULL AND NOT optout AND falta_var) AS variavel_ausente,
-                  count(*) FILTER (WHERE dest_id IS NOT NULL AND NOT optout AND NOT falta_var AND ja_ativo) AS ja_ativo
+                  count(*) FILTER (WHERE dest_id IS NOT NULL AND NOT optout AND NOT falta_var AND ja_ativo) AS ja_ativo,
+                  count(*) FILTER (WHERE elegivel) AS elegiveis
            FROM _campanha_aud"""
     ).fetchone()
+    params["elegiveis"] = counts["elegiveis"]
     t2 = time.perf_counter()
     if counts["audiencia"] >= MAX_BATCH:
         raise ValidationError(
@@ -306,15 +315,15 @@ FROM flag f"""
         params,
     )
     t3 = time.perf_counter()
-    # 3. The one INSERT … SELECT creating every disparo, rendered in SQL.
+    # 3. The one INSERT … SELECT creating every disparo, rendered in SQL. No ORDER BY: each row's id and
+    # slot come from its seq, and the temp table already holds the rows in seq order (as written).
     criados = conn.execute(
         sql.SQL(
             """
 INSERT INTO disparos (disparo_id, tenant_id, lead_id, campanha_id, canal, telefone_id, email_id, destino,
                       template, payload, data_agendado)
 SELECT {uuid}, %(t)s, e.lead_id, %(c)s, %(canal)s, {ids}, e.destino, %(template)s, {payload}, {schedule}
-FROM _campanha_aud e WHERE e.elegivel
-ORDER BY e.seq{conflict}"""
+FROM _campanha_aud e WHERE e.elegivel{conflict}"""
         ).format(
             uuid=sql.SQL(uuid7_sql("%(id_prefix)s", "e.seq")),
             ids=ids_sql,

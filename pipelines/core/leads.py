@@ -46,8 +46,6 @@ def list_leads(
     if offset < 0:
         raise ValidationError(f"offset deve ser >= 0 (recebido {offset})", field="offset")
     where = "tenant_id = %(t)s" + (" AND status = %(s)s" if status else "")
-    if status and status != "novo":
-        where += " AND status <> 'novo'"  # lets even a generic plan use the partial idx_leads_tenant_status
     params = {"t": tenant_id, "s": status, "limit": limit, "offset": offset}
     total = conn.execute(f"SELECT count(*) AS n FROM leads WHERE {where}", params).fetchone()["n"]
     rows = conn.execute(
