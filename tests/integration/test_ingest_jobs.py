@@ -196,6 +196,40 @@ def test_chunked_load_matches_the_whole_file(conn, database_url, tenant, sheet, 
     assert [(r["lead_id_externo"], r["telefone"]) for r in principal] == expected
 
 
+def test_first_lines_load_while_the_rest_is_validated(conn, database_url, tenant, tmp_path, monkeypatch) -> None:
+    """The first 7 lines are validated alone and loaded first; a later line repeating one of their ids is
+    still the duplicate, and an id whose first line was rejected belongs to its first surviving line."""
+    header = ["ID", "Razão Social", "Telefone"]
+    rows = [[f"L{i}", f"Empresa {i}", f"(11) 9{i:04d}-0000"] for i in range(1, 31)]
+    rows[7][1] = None  # line 9: no nome, rejected; its id L8 comes back on line 20
+    rows[18][0] = "L8"
+    rows[24][0] = "L3"  # line 26 repeats line 4 (inside the first 10 lines)
+    rows[26][0] = "L8"  # line 28 repeats line 20, both after the boundary
+    rows[27][0] = "L1"  # line 29 repeats line 2
+    sheet = write_xlsx(tmp_path / "Leads.xlsx", [header, *rows])
+    whole = prepare(read_sheet(sheet))
+    monkeypatch.setattr(load, "FIRST_CHUNK_ROWS", 7)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 10)
+    doc = ingest(conn, database_url, tenant["id"], sheet)
+    assert doc["status"] == "concluido", doc["mensagem_erro"]
+    assert doc["leads_criados"] == whole.leads.height == 26
+    assert doc["linhas_rejeitadas"] == 4 and doc["erros"] == whole.erros_resumo()
+    loaded = conn.execute(
+        "SELECT lead_id_externo, linha_planilha FROM leads WHERE tenant_id = %s ORDER BY linha_planilha",
+        (tenant["id"],),
+    ).fetchall()
+    assert [(r["lead_id_externo"], r["linha_planilha"]) for r in loaded] == whole.leads.select(
+        "lead_id_externo", "linha"
+    ).rows()
+    assert ("L8", 20) in [(r["lead_id_externo"], r["linha_planilha"]) for r in loaded]
+    rejected = conn.execute(
+        "SELECT linha, motivo FROM ingest_rejeicoes WHERE job_id = %s ORDER BY linha", (doc["job_id"],)
+    ).fetchall()
+    assert [r["linha"] for r in rejected] == [9, 26, 28, 29]
+    assert ["linha 4" in rejected[1]["motivo"], "linha 20" in rejected[2]["motivo"]] == [True, True]
+    assert "primeira ocorrência na linha 2" in rejected[3]["motivo"]
+
+
 def test_failure_after_copy_rolls_back_everything(conn, database_url, tenant, sheet, monkeypatch) -> None:
     """Fail in the second chunk, after its COPY and after the first chunk's upserts ran: nothing remains."""
     monkeypatch.setattr(load, "CHUNK_ROWS", 100)

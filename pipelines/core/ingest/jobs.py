@@ -10,6 +10,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -145,19 +146,28 @@ def run_job(
             raw = read_sheet(job["arquivo_path"], job["aba"], filename=job["arquivo_origem"])
             total = raw.rows
             report(0, total)
-            validated = pipeline.validate(raw)
             counters: list[dict[str, int]] = []
-            with connection(url) as work, work.transaction():
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="ingest-validate") as pool,
+                connection(url) as work,
+                work.transaction(),
+            ):
+                # The whole file is validated in a thread (polars releases the GIL) while its first lines,
+                # validated on their own with the same verdicts, are normalized and loaded.
+                first = pipeline.head(raw, min(loader.FIRST_CHUNK_ROWS, loader.CHUNK_ROWS))
+                head = (pipeline.validate(first), int(first.frame["linha"][-1])) if first.rows else None
+                whole = pool.submit(pipeline.validate, raw)
                 counts = loader.load(
                     work,
                     tenant_id=tenant_id,
                     job_id=jid,
                     arquivo=job["arquivo_origem"],
                     aba=raw.sheet,
-                    validated=validated,
-                    parts=loader.stream_parts(validated, counters),
+                    validated=whole,
+                    parts=loader.stream_parts(whole, counters, head=head),
                     progress=lambda done: report(done, total),
                 )
+                validated = whole.result()
                 avisos = dict(
                     pipeline.avisos(validated, counters), duracao_s=round(time.monotonic() - started, 3)
                 )

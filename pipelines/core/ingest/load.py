@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -207,13 +208,25 @@ class _Loader(threading.Thread):
             raise self.error
 
 
-def _known_leads(cur: psycopg.Cursor, leads: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
-    """linha -> lead_id of the file's leads the tenant already has (a re-import); empty for a new tenant."""
-    known = pl.DataFrame(schema={"linha": leads["linha"].dtype, "lead_id": pl.String})
+def resolved(validated: Validated | Future[Validated]) -> Validated:
+    """The whole file's validation, waiting for it when it runs in another thread (see `stream_parts`)."""
+    return validated.result() if isinstance(validated, Future) else validated
+
+
+def _known_leads(
+    cur: psycopg.Cursor, validated: Validated | Future[Validated], params: dict[str, Any]
+) -> pl.DataFrame:
+    """linha -> lead_id of the file's leads the tenant already has (a re-import); empty for a new tenant,
+    which needs no lookup and so need not wait for the whole file's validation."""
+    known = pl.DataFrame(schema={"linha": pl.Int32, "lead_id": pl.String})
     has_leads = cur.execute(
         "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = %(tenant)s) AS sim", params
     ).fetchone()["sim"]
-    if not has_leads or not leads.height:
+    if not has_leads:
+        return known
+    leads = resolved(validated).valid
+    known = known.cast({"linha": leads["linha"].dtype})
+    if not leads.height:
         return known
     copy_frame(cur, "t_keys", leads, ["linha", "lead_id_externo"])
     buf = io.BytesIO()  # streamed as CSV: a re-import of a million leads is a million rows
@@ -233,14 +246,15 @@ def load(
     job_id: UUID,
     arquivo: str,
     aba: str,
-    validated: Validated,
+    validated: Validated | Future[Validated],
     parts: Iterable[Part],
     progress: Callable[[int], None] | None = None,
     timings: dict[str, float] | None = None,
 ) -> LoadCounts:
     """Load one validated file, normalized part by part (`parts` may be a generator: each part is built
-    while the database loads the previous one). Must run inside the caller's transaction (all-or-nothing).
-    `timings`, when given, accumulates seconds per step (the benchmark's breakdown; they overlap)."""
+    while the database loads the previous one; `validated` may still be running, see `stream_parts`).
+    Must run inside the caller's transaction (all-or-nothing). `timings`, when given, accumulates
+    seconds per step (the benchmark's breakdown; they overlap)."""
     counts = LoadCounts()
     params = {"tenant": tenant_id, "job": job_id, "arquivo": arquivo, "aba": aba}
     constants = lead_constants(tenant_id, job_id, arquivo, aba)
@@ -257,18 +271,11 @@ def load(
         )
         cur.execute(_TEMP)
         with _timed(timings, "known_leads"):
-            known_all = _known_leads(cur, validated.valid, params)
-        if validated.rejects.height:
-            rej = validated.rejects.with_columns(
-                pl.lit(str(tenant_id)).alias("tenant_id"), pl.lit(str(job_id)).alias("job_id")
-            )
-            copy_frame(
-                cur, "ingest_rejeicoes", rej, ["tenant_id", "job_id", "linha", "coluna", "motivo", "valores"]
-            )
+            known_all = _known_leads(cur, validated, params)
 
     loader = _Loader(conn, params, progress, timings)
     loader.start()
-    done = validated.linhas_rejeitadas
+    done = 0
     try:
         for part in parts:
             for start in range(0, part.leads.height, CHUNK_ROWS):
@@ -282,22 +289,55 @@ def load(
         loader.finish(cancel=True)
         raise
     loader.finish()
+    rejects = resolved(validated).rejects
+    if rejects.height:
+        rej = rejects.with_columns(
+            pl.lit(str(tenant_id)).alias("tenant_id"), pl.lit(str(job_id)).alias("job_id")
+        )
+        with conn.cursor() as cur:
+            copy_frame(
+                cur, "ingest_rejeicoes", rej, ["tenant_id", "job_id", "linha", "coluna", "motivo", "valores"]
+            )
     counts.telefones_criados += loader.counts.telefones_criados
     counts.emails_criados += loader.counts.emails_criados
     return counts
 
 
-def stream_parts(validated: Validated, counters: list[dict[str, int]] | None = None) -> Iterator[Part]:
-    """`validated.valid` normalized chunk by chunk (a small first one, then CHUNK_ROWS each), for `load`
-    to consume while it loads the previous chunk. Each part's warning counters go to `counters`."""
-    height, start = validated.valid.height, 0
-    size = min(FIRST_CHUNK_ROWS, CHUNK_ROWS)
-    while start < height:
-        part = normalize(validated.valid.slice(start, size))
+def stream_parts(
+    validated: Validated | Future[Validated],
+    counters: list[dict[str, int]] | None = None,
+    *,
+    head: tuple[Validated, int] | None = None,
+) -> Iterator[Part]:
+    """The valid rows normalized chunk by chunk, for `load` to consume while it loads the previous chunk:
+    a small first one, then each twice the last up to CHUNK_ROWS, so the next chunk is ready by the time
+    the database is done with the current one. Each part's warning counters go to `counters`.
+
+    `head` = (the validation of the sheet's first lines on their own, the last of those lines): they are
+    the first part, loaded while `validated` (then a Future of the whole file's validation) still runs;
+    the rest comes from the whole file's rows below that line (`pipeline.validate` says why the two
+    agree)."""
+
+    def emit(rows: pl.DataFrame) -> Part:
+        part = normalize(rows)
         if counters is not None:
             counters.append(part.avisos)
-        yield part
-        start, size = start + size, CHUNK_ROWS
+        return part
+
+    size = min(FIRST_CHUNK_ROWS, CHUNK_ROWS)
+    rest_after = None
+    if head is not None:
+        first, rest_after = head
+        if first.valid.height:
+            yield emit(first.valid)
+            size = min(2 * size, CHUNK_ROWS)
+    rows = resolved(validated).valid
+    if rest_after is not None:
+        rows = rows.filter(pl.col("linha") > rest_after)
+    height, start = rows.height, 0
+    while start < height:
+        yield emit(rows.slice(start, size))
+        start, size = start + size, min(2 * size, CHUNK_ROWS)
 
 
 def lead_constants(tenant_id: UUID, job_id: UUID, arquivo: str, aba: str) -> list[pl.Expr]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -86,6 +86,9 @@ class Part:
 
 
 def validate(raw: RawSheet) -> Validated:
+    """A line's verdict depends only on that line and the lines above it (required fields; the first
+    occurrence of a lead_id_externo wins), so validating the first lines alone (`head`) gives exactly the
+    first lines of the whole file's validation: the ingest loads those while the rest is validated."""
     base = N.canonical(raw).collect()
     valid, rejects = validate_leads(base)
     if rejects.height:
@@ -93,6 +96,11 @@ def validate(raw: RawSheet) -> Validated:
     else:
         rejects = rejects.with_columns(pl.lit(None, pl.String).alias("valores"))
     return Validated(valid, rejects, linhas=raw.rows, blank_rows=raw.blank_rows)
+
+
+def head(raw: RawSheet, rows: int) -> RawSheet:
+    """The sheet's first `rows` lines (blank lines are already out of `raw.frame`)."""
+    return replace(raw, frame=raw.frame.head(rows))
 
 
 def normalize(valid: pl.DataFrame) -> Part:
