@@ -196,7 +196,9 @@ def test_chunked_load_matches_the_whole_file(conn, database_url, tenant, sheet, 
     assert [(r["lead_id_externo"], r["telefone"]) for r in principal] == expected
 
 
-def test_first_lines_load_while_the_rest_is_validated(conn, database_url, tenant, tmp_path, monkeypatch) -> None:
+def test_first_lines_load_while_the_rest_is_validated(
+    conn, database_url, tenant, tmp_path, monkeypatch
+) -> None:
     """The first 7 lines are validated alone and loaded first; a later line repeating one of their ids is
     still the duplicate, and an id whose first line was rejected belongs to its first surviving line."""
     header = ["ID", "Razão Social", "Telefone"]
