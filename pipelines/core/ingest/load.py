@@ -28,7 +28,7 @@ CHUNK_ROWS = 50_000  # leads per COPY round (the unit of overlap); tests lower i
 FIRST_CHUNK_ROWS = 10_000  # a small first chunk, so the database starts while the rest is normalized
 
 _TEMP = """
-CREATE TEMP TABLE t_keys (linha INTEGER, lead_id_externo TEXT) ON COMMIT DROP;
+CREATE TEMP TABLE t_keys (linha INTEGER, lead_id_externo TEXT COLLATE "C") ON COMMIT DROP;
 CREATE TEMP TABLE t_leads (
     lead_id UUID, linha INTEGER, nome TEXT, contato_nome TEXT, documento TEXT, documento_tipo TEXT,
     email_raw TEXT, telefone_raw TEXT) ON COMMIT DROP;

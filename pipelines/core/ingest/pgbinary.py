@@ -48,10 +48,10 @@ def _field(df: pl.DataFrame, name: str, kind: str) -> pl.Expr:
     elif kind == "int4":
         value = pl.lit("00000004") + _be_hex4(col)
     elif kind == "bool":
-        value = pl.lit("00000001") + pl.when(col).then(pl.lit("01")).otherwise(pl.lit("00"))
+        value = pl.lit("00000001") + pl.when(col).then(pl.lit("01")).when(~col).then(pl.lit("00"))
     else:
         raise ValueError(f"unsupported type {kind!r}; use one of {TYPES}")
-    return pl.when(col.is_null()).then(pl.lit(_NULL)).otherwise(value)
+    return value.fill_null(pl.lit(_NULL))  # every field's value is null exactly when the cell is
 
 
 def encode(df: pl.DataFrame, columns: Sequence[str], types: Sequence[str]) -> bytes:
@@ -71,4 +71,5 @@ def encode(df: pl.DataFrame, columns: Sequence[str], types: Sequence[str]) -> by
         .str.join("")
         .alias("rows")
     )
-    return bytes.fromhex(_HEADER + rows.item() + _TRAILER)
+    # Header and trailer joined as bytes: no copy of the (large) row string to prepend them.
+    return b"".join((bytes.fromhex(_HEADER), bytes.fromhex(rows.item()), bytes.fromhex(_TRAILER)))
