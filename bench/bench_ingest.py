@@ -402,8 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         *(f"| {k.replace('_', ' ')} | {v:.2f} |" for k, v in phases.items()),
         "",
         "Phases are timed one after the other here; in a real run (`ours`) each chunk is normalized and "
-        "encoded (`build chunks`) while the database loads the previous one, so the wall time is about "
-        "read + validate + the first chunk + the database steps. The last line is the same binary COPY of "
+        "encoded (`build chunks`) while the database loads the previous one, and the whole file is "
+        "validated in a thread while its first lines (validated on their own) load, so the wall time is "
+        "about read + the first chunk + the database steps. The last line is the same binary COPY of "
         "the new leads into a copy of `leads` *without* its indexes and foreign-key triggers: what `copy new "
         "leads` pays beyond it is the 2 indexes ingested leads enter (primary key, (tenant_id, "
         "lead_id_externo)) and the two set-based key checks (tenant, job).",
