@@ -218,14 +218,13 @@ def _known_leads(
 ) -> pl.DataFrame:
     """linha -> lead_id of the file's leads the tenant already has (a re-import); empty for a new tenant,
     which needs no lookup and so need not wait for the whole file's validation."""
-    known = pl.DataFrame(schema={"linha": pl.Int32, "lead_id": pl.String})
+    known = pl.DataFrame(schema={"linha": pl.Int32, "lead_id": pl.String})  # linha: Int32 (validate.REQUIRED)
     has_leads = cur.execute(
         "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = %(tenant)s) AS sim", params
     ).fetchone()["sim"]
     if not has_leads:
         return known
     leads = resolved(validated).valid
-    known = known.cast({"linha": leads["linha"].dtype})
     if not leads.height:
         return known
     copy_frame(cur, "t_keys", leads, ["linha", "lead_id_externo"])

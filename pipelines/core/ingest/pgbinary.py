@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-_HEADER = (b"PGCOPY\n\xff\r\n\x00" + bytes(8)).hex()  # signature, flags, header-extension length
-_TRAILER = "ffff"
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header-extension length
+_TRAILER = b"\xff\xff"
 _NULL = "ffffffff"
 TYPES = ("uuid", "text", "int4", "bool")
 
@@ -59,7 +59,7 @@ def encode(df: pl.DataFrame, columns: Sequence[str], types: Sequence[str]) -> by
     if len(columns) != len(types):
         raise ValueError("one type per column")
     if df.height == 0:
-        return bytes.fromhex(_HEADER + _TRAILER)
+        return _HEADER + _TRAILER
     for name, kind in zip(columns, types, strict=True):
         values = df[name].drop_nulls()
         if kind == "int4" and values.len() and not (values.min() >= 0 and values.max() < 2**31):
@@ -71,5 +71,4 @@ def encode(df: pl.DataFrame, columns: Sequence[str], types: Sequence[str]) -> by
         .str.join("")
         .alias("rows")
     )
-    # Header and trailer joined as bytes: no copy of the (large) row string to prepend them.
-    return b"".join((bytes.fromhex(_HEADER), bytes.fromhex(rows.item()), bytes.fromhex(_TRAILER)))
+    return b"".join((_HEADER, bytes.fromhex(rows.item()), _TRAILER))  # no copy of the (large) hex string
