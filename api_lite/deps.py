@@ -8,8 +8,8 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Request
 
-from pipelines.core.errors import AuthError
-from pipelines.core.tenants import Tenant, authenticate
+from pipelines.core.common.errors import AuthError
+from pipelines.core.tenancy.tenants import Tenant, authenticate
 
 
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:

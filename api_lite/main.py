@@ -14,8 +14,8 @@ from psycopg_pool import ConnectionPool
 
 import api_lite.routes
 from api_lite import problems
-from pipelines.core.db import database_url
-from pipelines.core.logs import configure_logging
+from pipelines.core.common.db import database_url
+from pipelines.core.common.logs import configure_logging
 
 log = logging.getLogger("api_lite")
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines.core.errors import DisparoAgendaError
+from pipelines.core.common.errors import DisparoAgendaError
 
 log = logging.getLogger("api_lite")
 PROBLEM = "application/problem+json"

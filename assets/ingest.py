@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.core.errors import ConflictError, DisparoAgendaError
+from pipelines.core.common.errors import ConflictError, DisparoAgendaError
 from pipelines.core.ingest import job_document, run_job
 from pipelines.core.ingest.surfaces import (
     PARTITIONS_NAME,

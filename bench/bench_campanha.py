@@ -24,12 +24,12 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bench.report import machine, server_url, write_section
-from pipelines.core.campanhas import create_campanha
-from pipelines.core.db import with_dbname
-from pipelines.core.ids import uuid7_prefix, uuid7_sql
-from pipelines.core.migrate import migrate
-from pipelines.core.templates import create_template, render
-from pipelines.core.tenants import create_tenant
+from pipelines.core.common.db import with_dbname
+from pipelines.core.common.ids import uuid7_prefix, uuid7_sql
+from pipelines.core.common.migrate import migrate
+from pipelines.core.disparos.campanhas import create_campanha
+from pipelines.core.disparos.templates import create_template, render
+from pipelines.core.tenancy.tenants import create_tenant
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPO = (
@@ -50,7 +50,7 @@ def seed(conn: psycopg.Connection, tenant_id: uuid.UUID, want: int) -> None:
     n = want
     while n - (n + 99) // 100 < want:
         n += 1
-    # Ids as the ingest writes them (pipelines/core/ids.py): UUIDv7, one prefix per batch, in line order.
+    # Ids as the ingest writes them (pipelines/core/common/ids.py): UUIDv7, one prefix per batch, in line order.
     with conn.transaction():
         conn.execute(
             f"""INSERT INTO leads (lead_id, tenant_id, lead_id_externo, origem_arquivo, origem_aba, linha_planilha,
@@ -178,7 +178,7 @@ def main() -> None:
             seed_s = time.perf_counter() - t0
             calib_s = calibrate(conn)
             phases = _Phases()
-            logger = logging.getLogger("pipelines.core.campanhas")
+            logger = logging.getLogger("pipelines.core.disparos.campanhas")
             logger.addHandler(phases)
             logger.setLevel(logging.DEBUG)
             times, created = [], 0
@@ -215,7 +215,7 @@ def main() -> None:
 
 `{"  ".join(["python -m bench.bench_campanha", f"--leads {args.leads}", f"--runs {args.runs}", f"--baseline {args.baseline}"])}`
 
-One `POST /campanhas` (`pipelines.core.campanhas.create_campanha`): audience filter + principal valid mobile
+One `POST /campanhas` (`pipelines.core.disparos.campanhas.create_campanha`): audience filter + principal valid mobile
 + opt-out anti-join + template rendered in SQL + spread schedule + one `INSERT … SELECT` (a new campaign has no
 disparos yet, so no `ON CONFLICT` arbitration; `aplicar` keeps it)
 + lead status update, in one transaction. {args.leads:,} leads seeded with generate_series, 1% opted out.

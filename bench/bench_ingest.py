@@ -37,9 +37,9 @@ def _rss_mb() -> float:
 
 
 def child_ours(url: str, path: Path, tenant_slug: str) -> dict:
-    from pipelines.core.db import connection
+    from pipelines.core.common.db import connection
     from pipelines.core.ingest import create_job, run_job
-    from pipelines.core.tenants import create_tenant, get_tenant_by_slug
+    from pipelines.core.tenancy.tenants import create_tenant, get_tenant_by_slug
 
     with connection(url) as conn:
         try:
@@ -60,7 +60,7 @@ def child_ours(url: str, path: Path, tenant_slug: str) -> dict:
 def child_floor(url: str, path: Path) -> dict:
     import fastexcel
 
-    from pipelines.core.db import connection
+    from pipelines.core.common.db import connection
 
     t0 = time.perf_counter()
     df = fastexcel.read_excel(path).load_sheet("Leads", dtypes="string").to_polars()
@@ -107,12 +107,12 @@ def child_phases(url: str, path: Path) -> dict:
     """Where the time goes (rolled back): read, validate, normalize (here before the load; run_job
     overlaps it with the load), then each step of the load; plus the same binary COPY of the new leads
     into a copy of `leads` without its indexes and foreign keys, to show what they cost."""
-    from pipelines.core.db import connection
-    from pipelines.core.ids import uuid7_series
+    from pipelines.core.common.db import connection
+    from pipelines.core.common.ids import uuid7_series
     from pipelines.core.ingest import load as L
     from pipelines.core.ingest.pipeline import validate
     from pipelines.core.ingest.reader import read_sheet
-    from pipelines.core.tenants import create_tenant
+    from pipelines.core.tenancy.tenants import create_tenant
 
     out: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -151,8 +151,8 @@ def child_naive(url: str, path: Path, limit: int | None) -> dict:
     """What a first implementation looks like: openpyxl, a Python loop, one INSERT per row and contact."""
     import openpyxl
 
-    from pipelines.core.db import connection
-    from pipelines.core.tenants import create_tenant
+    from pipelines.core.common.db import connection
+    from pipelines.core.tenancy.tenants import create_tenant
 
     with connection(url) as conn:
         tenant, _ = create_tenant(conn, f"naive-{uuid.uuid4().hex[:8]}")
@@ -247,8 +247,8 @@ def _scratch_db() -> tuple[str, str | None, str]:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from pipelines.core.db import database_url
-    from pipelines.core.migrate import migrate
+    from pipelines.core.common.db import database_url
+    from pipelines.core.common.migrate import migrate
 
     server = database_url()
     name = f"bench_ingest_{os.getpid()}"

@@ -32,11 +32,11 @@ from psycopg.rows import dict_row
 
 from bench.report import machine, server_url, write_section
 from bench.send_data import seed_due
-from pipelines.core.db import with_dbname
-from pipelines.core.migrate import migrate
-from pipelines.core.sender import send_due
-from pipelines.core.settings import Settings
-from pipelines.core.tenants import create_tenant, update_tenant
+from pipelines.core.common.db import with_dbname
+from pipelines.core.common.migrate import migrate
+from pipelines.core.common.settings import Settings
+from pipelines.core.send.engine import send_due
+from pipelines.core.tenancy.tenants import create_tenant, update_tenant
 from pipelines.mcp_sim import SimConfig, run_in_process
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 
 def server_url() -> str:
     """BENCH_DATABASE_URL, else DATABASE_URL, else an embedded server of the benchmarks' own."""
-    from pipelines.core.db import embedded_url
+    from pipelines.core.common.db import embedded_url
 
     return (
         os.environ.get("BENCH_DATABASE_URL")

@@ -14,7 +14,7 @@ import traceback
 import psycopg
 
 import pipelines.commands
-from pipelines.core.errors import DisparoAgendaError
+from pipelines.core.common.errors import DisparoAgendaError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 import dagster as dg
 import psycopg
 
-from pipelines.core.db import connect, database_url
-from pipelines.core.settings import Settings
+from pipelines.core.common.db import connect, database_url
+from pipelines.core.common.settings import Settings
 
 
 class PostgresResource(dg.ConfigurableResource):

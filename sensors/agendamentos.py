@@ -1,5 +1,5 @@
 """Reminders of agendamentos: a sensor on due reminders (and pending calendar syncs) launches the
-`enviar_lembretes` job, which drains them in batches (pipelines.core.lembretes.send_due_reminders).
+`enviar_lembretes` job, which drains them in batches (pipelines.core.agenda.lembretes.send_due_reminders).
 
 No pile-up: one run key per 10 s bucket, and no new run while one is queued or running (each run drains
 everything due within its time budget)."""
@@ -9,8 +9,8 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.core.calendar import count_pending
-from pipelines.core.lembretes import count_due, send_due_reminders
+from pipelines.core.agenda.calendar_sync import count_pending
+from pipelines.core.agenda.lembretes import count_due, send_due_reminders
 from pipelines.dagster_common import ACTIVE_RUN_STATUSES, KIND_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 

@@ -8,7 +8,7 @@ import logging
 
 import dagster as dg
 
-from pipelines.core.logs import redact
+from pipelines.core.common.logs import redact
 from pipelines.dagster_common import CANAL_TAG, TENANT_TAG
 
 log = logging.getLogger("disparo_agenda.alerts")

@@ -1,4 +1,4 @@
-"""Dagster shell of the send engine (pipelines.core.sender): the `enviar_disparos` job partitioned by
+"""Dagster shell of the send engine (pipelines.core.send.engine): the `enviar_disparos` job partitioned by
 channel, the due-work sensor that launches one run per (tenant, channel) with due disparos, and the
 `redrive_dlq` job (also a backfill over the channel partitions).
 
@@ -10,10 +10,11 @@ from datetime import datetime
 
 import dagster as dg
 
-from pipelines.core import sender
-from pipelines.core.errors import ValidationError
-from pipelines.core.mcp import CANAIS, endpoint_for
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.send import engine as sender
+from pipelines.core.send.dlq import redrive
+from pipelines.core.send.mcp import CANAIS, endpoint_for
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 from pipelines.dagster_common import ACTIVE_RUN_STATUSES, CANAL_TAG, KIND_TAG, TENANT_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 
@@ -151,7 +152,7 @@ def reenviar_dlq(
 ) -> dg.Output[dict]:
     with postgres.connection() as conn:
         tenant_id = get_tenant_by_slug(conn, config.tenant).id if config.tenant else None
-        result = sender.redrive(
+        result = redrive(
             conn,
             tenant_id=tenant_id,
             canal=context.partition_key,

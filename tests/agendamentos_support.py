@@ -12,7 +12,7 @@ from uuid import UUID
 import httpx
 import psycopg
 
-from pipelines.core.settings import Settings
+from pipelines.core.common.settings import Settings
 
 _seq = itertools.count(1)
 

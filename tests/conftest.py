@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from pipelines.core.db import embedded_url, with_dbname
-from pipelines.core.migrate import migrate
+from pipelines.core.common.db import embedded_url, with_dbname
+from pipelines.core.common.migrate import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +81,7 @@ def empty_database_url(pg_server_url: str, monkeypatch: pytest.MonkeyPatch) -> I
 
 @pytest.fixture
 def conn(database_url: str) -> Iterator[psycopg.Connection]:
-    from pipelines.core.db import connect
+    from pipelines.core.common.db import connect
 
     c = connect(database_url, autocommit=True)
     yield c
@@ -91,7 +91,7 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture
 def make_tenant(conn: psycopg.Connection):
     """Factory: make_tenant("acme") -> {"tenant": Tenant, "id", "slug", "api_key", "headers"}."""
-    from pipelines.core.tenants import create_tenant
+    from pipelines.core.tenancy.tenants import create_tenant
 
     def _make(slug: str = "acme", **kwargs: Any) -> dict[str, Any]:
         tenant, key = create_tenant(conn, slug, **kwargs)

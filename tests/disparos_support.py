@@ -77,7 +77,7 @@ def make_template(
     assunto: str | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
-    from pipelines.core.templates import create_template
+    from pipelines.core.disparos.templates import create_template
 
     if canal == "email" and assunto is None:
         assunto = "Cobrança {{nome}}"

@@ -15,10 +15,10 @@ from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_lite.deps import ConnDep, TenantDep
-from pipelines.core import agendamentos as ag
-from pipelines.core import ics
-from pipelines.core.idempotency import request_digest, run_idempotent
-from pipelines.core.settings import Settings
+from pipelines.core.agenda import agendamentos as ag
+from pipelines.core.agenda import ics
+from pipelines.core.common.idempotency import request_digest, run_idempotent
+from pipelines.core.common.settings import Settings
 
 log = logging.getLogger("api_lite.agendamentos")
 router = APIRouter(tags=["agendamentos"])
@@ -65,7 +65,7 @@ class ReagendarIn(BaseModel):
 def _sync_calendar_now(pool: ConnectionPool, tenant_id: UUID, agendamento_id: str) -> None:
     """Runs after the response; on failure the row stays pending/erro for the sweep."""
     try:
-        from pipelines.core.calendar import sync_calendar
+        from pipelines.core.agenda.calendar_sync import sync_calendar
 
         settings = Settings.from_env()
         with pool.connection() as conn:

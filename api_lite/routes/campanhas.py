@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from api_lite.deps import ConnDep, TenantDep
-from pipelines.core import campanhas
+from pipelines.core.disparos import campanhas
 
 router = APIRouter(prefix="/campanhas", tags=["campanhas"])
 

@@ -1,7 +1,7 @@
 """Single disparos: `POST /leads/{lead_id}/disparos` (seed 6), list, get, cancel.
 
 An immediate disparo (agendar_para null or past) is handed, once committed, to a small sender on
-app.state: one background thread that drains a queue and calls pipelines.core.sender.send_due with the
+app.state: one background thread that drains a queue and calls pipelines.core.send.engine.send_due with the
 ids waiting (so a burst of requests becomes a few batched drains through the engine's claim path, with
 bounded threads and connections). The Dagster sensor remains the safety net if this process dies first."""
 
@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from api_lite.deps import ConnDep, TenantDep
-from pipelines.core import disparos
+from pipelines.core.disparos import single as disparos
 
 log = logging.getLogger("api_lite.disparos")
 router = APIRouter(tags=["disparos"])
@@ -62,7 +62,7 @@ class DisparoOut(BaseModel):
 def send_now(dsn: str, disparo_ids: list[str]) -> None:
     """Failures are logged; the disparos stay pendente for the sensor / `send --once`."""
     try:
-        from pipelines.core.sender import send_due
+        from pipelines.core.send.engine import send_due
 
         send_due(dsn, disparo_ids=disparo_ids, time_budget_s=IMMEDIATE_BUDGET_S)
     except Exception as exc:

@@ -24,8 +24,10 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core import ingest as ingest_core
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
-from pipelines.core.filestore import store_file
+from pipelines.core.common.convert import parse_uuid
+from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.common.filestore import store_file
+from pipelines.core.common.settings import Settings
 from pipelines.core.ingest.surfaces import (
     DONE_DIR,
     ERROR_DIR,
@@ -39,9 +41,7 @@ from pipelines.core.ingest.surfaces import (
     sniff,
     sniff_path,
 )
-from pipelines.core.leads import parse_uuid
-from pipelines.core.settings import Settings
-from pipelines.core.tenants import Tenant
+from pipelines.core.tenancy.tenants import Tenant
 
 log = logging.getLogger("api_lite.ingest")
 router = APIRouter(prefix="/ingest/leads", tags=["ingest"])

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api_lite.deps import ConnDep, TenantDep
-from pipelines.core.leads import LEAD_STATUSES, get_lead, list_leads
+from pipelines.core.leads.records import LEAD_STATUSES, get_lead, list_leads
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
@@ -20,7 +20,7 @@ def leads_page(
     limit: int = Query(50, description="1 a 500"),
     offset: int = Query(0, description=">= 0"),
 ) -> dict[str, Any]:
-    # Bounds are checked by pipelines.core.leads so the CLI and the API give the same message.
+    # Bounds are checked by pipelines.core.leads.records so the CLI and the API give the same message.
     return list_leads(conn, tenant.id, status=status, limit=limit, offset=offset)
 
 

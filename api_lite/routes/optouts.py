@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
 from api_lite.deps import ConnDep, TenantDep
-from pipelines.core import optouts
+from pipelines.core.disparos import optouts
 
 router = APIRouter(prefix="/optouts", tags=["optouts"])
 

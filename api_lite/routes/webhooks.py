@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.core import webhooks
+from pipelines.core.send import receipts as webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 

@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from pipelines.core import agendamentos as ag
-from pipelines.core.db import connection
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.agenda import agendamentos as ag
+from pipelines.core.common.db import connection
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
 ORDER = 30
 
@@ -173,7 +173,7 @@ def _reschedule(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from pipelines.core.lembretes import send_due_reminders
+    from pipelines.core.agenda.lembretes import send_due_reminders
 
     stats = send_due_reminders(time_budget_s=args.time_budget)
     _print(stats, args.json, " ".join(f"{k}={v}" for k, v in stats.items()))
@@ -181,7 +181,7 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _feed_url(args: argparse.Namespace) -> int:
-    from pipelines.core.ics import feed_url
+    from pipelines.core.agenda.ics import feed_url
 
     with connection() as conn:
         doc = feed_url(conn, get_tenant_by_slug(conn, args.tenant), args.base_url, args.responsavel)
@@ -190,7 +190,7 @@ def _feed_url(args: argparse.Namespace) -> int:
 
 
 def _set_slot(args: argparse.Namespace) -> int:
-    from pipelines.core.errors import ValidationError
+    from pipelines.core.common.errors import ValidationError
 
     minutos: int | None
     if args.minutos in ("padrao", "padrão", "default"):
@@ -211,9 +211,9 @@ def _set_slot(args: argparse.Namespace) -> int:
 
 
 def _calendar_sync(args: argparse.Namespace) -> int:
-    from pipelines.core.calendar import sync_calendar
-    from pipelines.core.errors import ConfigError
-    from pipelines.core.settings import Settings
+    from pipelines.core.agenda.calendar_sync import sync_calendar
+    from pipelines.core.common.errors import ConfigError
+    from pipelines.core.common.settings import Settings
 
     settings = Settings.from_env()
     if not settings.mcp_calendar_endpoint:

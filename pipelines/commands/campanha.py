@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.core import campanhas
-from pipelines.core.db import connection
-from pipelines.core.errors import ValidationError
-from pipelines.core.leads import LEAD_STATUSES
-from pipelines.core.mcp import CANAIS
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.common.db import connection
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.disparos import campanhas
+from pipelines.core.leads.records import LEAD_STATUSES
+from pipelines.core.send.mcp import CANAIS
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
 ORDER = 43
 

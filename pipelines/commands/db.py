@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from pipelines.core.db import database_url
-from pipelines.core.migrate import migrate
-from pipelines.core.settings import Settings
+from pipelines.core.common.db import database_url
+from pipelines.core.common.migrate import migrate
+from pipelines.core.common.settings import Settings
 
 ORDER = 1
 

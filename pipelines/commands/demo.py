@@ -9,10 +9,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from pipelines.core.db import connection, database_url
-from pipelines.core.errors import NotFoundError
-from pipelines.core.migrate import migrate
-from pipelines.core.settings import Settings
+from pipelines.core.common.db import connection, database_url
+from pipelines.core.common.errors import NotFoundError
+from pipelines.core.common.migrate import migrate
+from pipelines.core.common.settings import Settings
 
 ORDER = 90
 
@@ -32,14 +32,14 @@ def _step(n: int, text: str) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from pipelines.commands.ingest import ProgressBar
-    from pipelines.core import tenants
-    from pipelines.core.agendamentos import create_agendamento
-    from pipelines.core.campanhas import create_campanha, get_campanha
-    from pipelines.core.filestore import store_file
+    from pipelines.core.agenda.agendamentos import create_agendamento
+    from pipelines.core.agenda.lembretes import send_due_reminders
+    from pipelines.core.common.filestore import store_file
+    from pipelines.core.disparos.campanhas import create_campanha, get_campanha
+    from pipelines.core.disparos.templates import create_template, find_template
     from pipelines.core.ingest import create_job, run_job
-    from pipelines.core.lembretes import send_due_reminders
-    from pipelines.core.sender import send_due
-    from pipelines.core.templates import create_template, find_template
+    from pipelines.core.send.engine import send_due
+    from pipelines.core.tenancy import tenants
     from pipelines.mcp_sim import SimConfig, run_in_thread
     from pipelines.sample_sheet import generate
 

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from pipelines.commands.campanha import parse_vars
-from pipelines.core import disparos
-from pipelines.core.db import connection, database_url
-from pipelines.core.mcp import CANAIS
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.common.db import connection, database_url
+from pipelines.core.disparos import single as disparos
+from pipelines.core.send.mcp import CANAIS
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
 ORDER = 41
 
@@ -68,7 +68,7 @@ def _create(args: argparse.Namespace) -> int:
             conn, tenant, args.lead_id, body, idempotency_key=args.idempotency_key
         )
     if result.pop("imediato") and result["status"] == "pendente" and not args.nao_enviar:
-        from pipelines.core.sender import send_due
+        from pipelines.core.send.engine import send_due
 
         send_due(database_url(), disparo_ids=[result["disparo_id"]], time_budget_s=10.0)
         with connection() as conn:

@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.core import tenants
-from pipelines.core.db import connection, database_url
-from pipelines.core.errors import ValidationError
-from pipelines.core.filestore import store_file
+from pipelines.core.common.db import connection, database_url
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.common.filestore import store_file
+from pipelines.core.common.settings import Settings
 from pipelines.core.ingest import check_supported, create_job, run_job
-from pipelines.core.settings import Settings
+from pipelines.core.tenancy import tenants
 
 ORDER = 3
 

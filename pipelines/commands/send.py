@@ -8,10 +8,11 @@ import sys
 from datetime import datetime
 from uuid import UUID
 
-from pipelines.core import sender
-from pipelines.core.db import connection, database_url
-from pipelines.core.errors import ValidationError
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.common.db import connection, database_url
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.send import engine as sender
+from pipelines.core.send.dlq import list_dlq, redrive
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
 ORDER = 20
 
@@ -106,7 +107,7 @@ def _send(args: argparse.Namespace) -> int:
 
 def _dlq_list(args: argparse.Namespace) -> int:
     with connection() as conn:
-        rows = sender.list_dlq(
+        rows = list_dlq(
             conn,
             _tenant_id(conn, args.tenant),
             since=_time(args.since, "since"),
@@ -131,7 +132,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 def _dlq_redrive(args: argparse.Namespace) -> int:
     with connection() as conn:
-        result = sender.redrive(
+        result = redrive(
             conn,
             tenant_id=_tenant_id(conn, args.tenant),
             disparo_ids=_uuids(args.ids),

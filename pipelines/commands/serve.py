@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.core.db import database_url
-from pipelines.core.migrate import migrate
-from pipelines.core.settings import Settings
+from pipelines.core.common.db import database_url
+from pipelines.core.common.migrate import migrate
+from pipelines.core.common.settings import Settings
 
 ORDER = 10
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines.core import templates
-from pipelines.core.db import connection
-from pipelines.core.mcp import CANAIS
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.common.db import connection
+from pipelines.core.disparos import templates
+from pipelines.core.send.mcp import CANAIS
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
 ORDER = 40
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipelines.core import tenants
-from pipelines.core.db import connection
+from pipelines.core.common.db import connection
+from pipelines.core.tenancy import tenants
 
 ORDER = 2
 
@@ -119,7 +119,7 @@ def _set(args: argparse.Namespace) -> int:
         try:
             changes["janela_envio"] = json.loads(args.janela_envio)
         except json.JSONDecodeError as exc:
-            from pipelines.core.errors import ValidationError
+            from pipelines.core.common.errors import ValidationError
 
             raise ValidationError(f"--janela-envio não é JSON válido: {exc.msg}") from exc
     with connection() as conn:

@@ -32,7 +32,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from pipelines.core.errors import ValidationError
+from pipelines.core.common.errors import ValidationError
 from pipelines.mcp_sim.config import SimConfig
 
 _SKIP_MODULES = {"app", "config", "__init__", "__main__"}

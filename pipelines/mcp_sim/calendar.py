@@ -1,4 +1,4 @@
-"""MCP simulator — calendar endpoints (a TEST DOUBLE; see pipelines/core/calendar.py for the contract).
+"""MCP simulator — calendar endpoints (a TEST DOUBLE; see pipelines/core/agenda/calendar_sync.py for the contract).
 
 ``POST /mcp/calendar/events``, ``PATCH``/``DELETE /mcp/calendar/events/{eventId}``, each honouring
 ``Idempotency-Key`` (a repeated key replays the first answer and changes nothing). In-memory, one store

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from pipelines.core.errors import ValidationError
+from pipelines.core.common.errors import ValidationError
 
 _RATES = ("rate_5xx", "rate_429", "rate_timeout", "rate_4xx", "rate_failed")
 

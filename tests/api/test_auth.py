@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipelines.core.tenants import revoke_api_key
+from pipelines.core.tenancy.tenants import revoke_api_key
 
 
 def test_health_without_auth(api_client) -> None:

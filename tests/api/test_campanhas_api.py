@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from disparos_support import make_lead, make_template
 
-from pipelines.core.templates import render
+from pipelines.core.disparos.templates import render
 
 INICIO = "2099-05-01T09:00:00-03:00"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipelines.core.optouts import normalize_email, normalize_phone
+from pipelines.core.disparos.optouts import normalize_email, normalize_phone
 
 
 @pytest.mark.parametrize(

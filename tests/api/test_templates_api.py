@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipelines.core.errors import ValidationError
-from pipelines.core.templates import parse, render
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.disparos.templates import parse, render
 
 WA = {"nome": "cobranca", "canal": "whatsapp", "corpo": "Olá {{ contato_nome }}, {{nome}} deve {{valor}}.",
       "whatsapp_template_id": "cobranca_v1"}  # fmt: skip

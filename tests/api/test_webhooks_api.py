@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from disparos_support import make_lead
 
-from pipelines.core.tenants import get_webhook_secret
-from pipelines.core.webhooks import sign
+from pipelines.core.send.receipts import sign
+from pipelines.core.tenancy.tenants import get_webhook_secret
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from agendamentos_support import make_lead, sim_messages
 
-from pipelines.core import agendamentos as ag
+from pipelines.core.agenda import agendamentos as ag
 from pipelines.resources import PostgresResource, SettingsResource
 from sensors.agendamentos import enviar_lembretes, lembretes_devidos_sensor
 

@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 
 from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, KIND_TAG, SOURCE_TAG, IngestConfig, leads_ingest
+from pipelines.core.common.settings import Settings
 from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
-from pipelines.core.settings import Settings
 from pipelines.resources import PostgresResource, SettingsResource
 from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
 
@@ -61,7 +61,7 @@ def instance():
 
 
 def _api_job(conn, tenant, content: bytes, name: str = "Leads Organizados.xlsx", origem: str = "api"):
-    from pipelines.core.filestore import store_file
+    from pipelines.core.common.filestore import store_file
     from pipelines.core.ingest import create_job
 
     path, sha = store_file(Settings.from_env(), content, name)

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from bench.send_data import seed_due
-from pipelines.core import sender
+from pipelines.core.send import engine as sender
+from pipelines.core.send.dlq import list_dlq
 from pipelines.resources import PostgresResource, SettingsResource
 from sensors.send import CANAL_TAG, TENANT_TAG, disparos_devidos, enviar_disparos, redrive_dlq
 
@@ -105,7 +106,7 @@ def test_redrive_job_over_channel_partition(conn, tenant, env, sim) -> None:
     ids = seed_due(conn, tenant["id"], 2, max_tentativas=1)
     httpx.post(sim.url + "/sim/config", json={"rate_4xx": 1.0}).raise_for_status()
     sender.send_due(env["postgres"].url(), settings=env["settings"].get())
-    assert len(sender.list_dlq(conn, tenant["id"])) == 2
+    assert len(list_dlq(conn, tenant["id"])) == 2
     with dg.instance_for_test() as instance:
         email = redrive_dlq.execute_in_process(
             run_config={"ops": {"reenviar_dlq": {"config": {"tenant": "acme"}}}},

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from agendamentos_support import make_lead, sim_events, sim_settings
 
-from pipelines.core import agendamentos as ag
-from pipelines.core.calendar import sync_calendar
-from pipelines.core.lembretes import send_due_reminders
+from pipelines.core.agenda import agendamentos as ag
+from pipelines.core.agenda.calendar_sync import sync_calendar
+from pipelines.core.agenda.lembretes import send_due_reminders
 from pipelines.mcp_sim import SimConfig, run_in_thread
 
 

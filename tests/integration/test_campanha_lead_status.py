@@ -7,7 +7,7 @@ from pathlib import Path
 
 from disparos_support import make_template
 
-from pipelines.core.campanhas import create_campanha
+from pipelines.core.disparos.campanhas import create_campanha
 from pipelines.core.ingest import create_job, run_job
 from pipelines.sample_sheet import generate
 

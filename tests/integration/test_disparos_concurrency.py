@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from disparos_support import make_lead, make_template
 
-from pipelines.core.campanhas import aplicar_campanha, create_campanha
-from pipelines.core.db import connect
-from pipelines.core.disparos import create_disparo
+from pipelines.core.common.db import connect
+from pipelines.core.disparos.campanhas import aplicar_campanha, create_campanha
+from pipelines.core.disparos.single import create_disparo
 
 
 def test_same_key_in_parallel_creates_one(database_url, conn, tenant) -> None:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from disparos_support import make_lead, make_template, wait_for
 
-from pipelines.core.sender import send_due
-from pipelines.core.tenants import get_webhook_secret
+from pipelines.core.send.engine import send_due
+from pipelines.core.tenancy.tenants import get_webhook_secret
 from pipelines.mcp_sim.app import run_in_thread
 from pipelines.mcp_sim.config import SimConfig
 

@@ -12,7 +12,7 @@ import pytest
 
 _CHILD = """
 import json, sys
-from pipelines.core.db import connect, database_url
+from pipelines.core.common.db import connect, database_url
 url = database_url()
 with connect(url, autocommit=True) as c:
     c.execute("SELECT pg_advisory_lock(42)")

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from pipelines.core.http_transport import LeanAsyncTransport
+from pipelines.core.send.http_transport import LeanAsyncTransport
 
 
 async def _serve(handler):

@@ -10,7 +10,7 @@ import pytest
 from ingest_support import write_xlsx
 
 from api_lite.routes.ingest import _run_inline
-from pipelines.core.errors import ConflictError
+from pipelines.core.common.errors import ConflictError
 from pipelines.core.ingest import create_job, job_document, run_job
 from pipelines.core.ingest.surfaces import reject_reasons
 

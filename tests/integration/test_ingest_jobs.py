@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from ingest_support import write_xlsx
 
-from pipelines.core.db import connect
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.common.db import connect
+from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
 from pipelines.core.ingest import (
     create_job,
     job_document,

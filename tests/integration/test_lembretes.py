@@ -11,9 +11,9 @@ import httpx
 import pytest
 from agendamentos_support import make_lead, sim_messages, sim_settings
 
-from pipelines.core import agendamentos as ag
-from pipelines.core.lembretes import send_due_reminders
-from pipelines.core.tenants import get_tenant, update_tenant
+from pipelines.core.agenda import agendamentos as ag
+from pipelines.core.agenda.lembretes import send_due_reminders
+from pipelines.core.tenancy.tenants import get_tenant, update_tenant
 from pipelines.mcp_sim import SimConfig, run_in_thread
 
 

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx
 import pytest
 
-from pipelines.core.mcp import McpClient
-from pipelines.core.settings import Settings
+from pipelines.core.common.settings import Settings
+from pipelines.core.send.mcp import McpClient
 from pipelines.mcp_sim import SimConfig, run_in_thread
 
 

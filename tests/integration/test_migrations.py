@@ -6,8 +6,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipelines.core.errors import ConfigError
-from pipelines.core.migrate import SQL_DIR, load_migrations, migrate
+from pipelines.core.common.errors import ConfigError
+from pipelines.core.common.migrate import SQL_DIR, load_migrations, migrate
 
 
 def _tables(url: str) -> set[str]:

@@ -13,11 +13,12 @@ import pytest
 from disparos_support import make_lead, make_template
 
 from bench.send_data import seed_due
-from pipelines.core import sender
-from pipelines.core.campanhas import aplicar_campanha, create_campanha
-from pipelines.core.db import connect
-from pipelines.core.disparos import cancel_disparo
-from pipelines.core.settings import Settings
+from pipelines.core.common.db import connect
+from pipelines.core.common.settings import Settings
+from pipelines.core.disparos.campanhas import aplicar_campanha, create_campanha
+from pipelines.core.disparos.single import cancel_disparo
+from pipelines.core.send import engine as sender
+from pipelines.core.send.dlq import list_dlq, redrive
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_redrive_skips_lead_with_newer_active_disparo(conn, database_url, tenant
     assert aplicado["criados"] == 2
     cancel_disparo(conn, tenant["id"], _by_lead(conn, cid)[l2][1][0])  # l2's new one: no longer active
 
-    result = sender.redrive(conn, tenant_id=tenant["id"])
+    result = redrive(conn, tenant_id=tenant["id"])
 
     assert (result.redriven, result.skipped) == (2, 1)
     rows = _by_lead(conn, cid)
@@ -78,8 +79,8 @@ def test_redrive_skips_lead_with_newer_active_disparo(conn, database_url, tenant
         == "pendente"
     )
     # the skipped one stays in the DLQ (a later redrive takes it once the active one ends in erro)
-    assert [str(d["disparo_id"]) for d in sender.list_dlq(conn, tenant["id"])] == [rows[l1][0][0]]
-    again = sender.redrive(conn, tenant_id=tenant["id"])
+    assert [str(d["disparo_id"]) for d in list_dlq(conn, tenant["id"])] == [rows[l1][0][0]]
+    again = redrive(conn, tenant_id=tenant["id"])
     assert (again.redriven, again.skipped) == (0, 1)
 
 
@@ -89,13 +90,13 @@ def test_redrive_brings_back_only_the_newest_of_one_lead(conn, database_url, ten
     assert aplicar_campanha(conn, tenant["tenant"], cid)["criados"] == 1
     _fail_all(database_url, failing_mcp)
     (old, _), (new, _) = _by_lead(conn, cid)[lead]
-    assert len(sender.list_dlq(conn, tenant["id"])) == 2  # two erro disparos of one lead and campaign
+    assert len(list_dlq(conn, tenant["id"])) == 2  # two erro disparos of one lead and campaign
 
-    result = sender.redrive(conn, tenant_id=tenant["id"])
+    result = redrive(conn, tenant_id=tenant["id"])
 
     assert (result.redriven, result.skipped) == (1, 1)
     assert _by_lead(conn, cid)[lead] == [(old, "erro"), (new, "pendente")]
-    assert [str(d["disparo_id"]) for d in sender.list_dlq(conn, tenant["id"])] == [old]
+    assert [str(d["disparo_id"]) for d in list_dlq(conn, tenant["id"])] == [old]
 
 
 @pytest.mark.parametrize("writer", ["aplicar", "sem_trava"])
@@ -124,7 +125,7 @@ def test_redrive_waits_for_a_concurrent_writer_and_skips(
         def run() -> None:
             with connect(database_url, autocommit=True) as c:
                 try:
-                    box["result"] = sender.redrive(c, tenant_id=tenant["id"])
+                    box["result"] = redrive(c, tenant_id=tenant["id"])
                 except Exception as exc:  # reported below
                     box["error"] = exc
 

@@ -4,7 +4,7 @@ claim never walks another tenant's due backlog; the redundant idx_disparos_due /
 from __future__ import annotations
 
 from bench.send_data import seed_due
-from pipelines.core import sender
+from pipelines.core.send import engine as sender
 
 
 def _plan(conn, sql: str, params: dict) -> str:

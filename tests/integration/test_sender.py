@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from bench.send_data import seed_due
-from pipelines.core import sender
-from pipelines.core.settings import Settings
-from pipelines.core.tenants import update_tenant
+from pipelines.core.common.settings import Settings
+from pipelines.core.send import engine as sender
+from pipelines.core.send.dlq import list_dlq, redrive
+from pipelines.core.tenancy.tenants import update_tenant
 
 
 @pytest.fixture
@@ -164,18 +165,18 @@ def test_retryable_failure_schedules_backoff_then_dlq_then_redrive(conn, databas
     s2 = sender.send_due(database_url, settings=_settings(mcp))
     assert (s2.falhas, s2.dlq, s2.reenvios) == (4, 4, 0)
     assert _status(conn, ids) == {"erro": 4}
-    dlq = sender.list_dlq(conn, tenant["id"])
+    dlq = list_dlq(conn, tenant["id"])
     assert len(dlq) == 4 and all(d["tentativas"] == 2 and "2 tentativas" in d["ultimo_erro"] for d in dlq)
-    assert sender.list_dlq(conn, tenant["id"], since=datetime.now(UTC) + timedelta(minutes=1)) == []
+    assert list_dlq(conn, tenant["id"], since=datetime.now(UTC) + timedelta(minutes=1)) == []
     events = conn.execute("SELECT payload FROM eventos_outbox WHERE entidade_id = ANY(%s)", (ids,)).fetchall()
     assert sorted(e["payload"]["status"] for e in events) == ["erro"] * 4
 
-    assert sender.redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]).as_dict() == {
+    assert redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]).as_dict() == {
         "redriven": 3,
         "skipped": 0,
     }
-    assert sender.redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]).redriven == 0  # already done
-    assert len(sender.list_dlq(conn, tenant["id"])) == 1
+    assert redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:3]).redriven == 0  # already done
+    assert len(list_dlq(conn, tenant["id"])) == 1
     _configure(mcp, rate_5xx=0.0)
     s3 = sender.send_due(database_url, settings=_settings(mcp))
     assert s3.enviados == 3
@@ -309,7 +310,7 @@ def test_budget_end_releases_unsent_claims(conn, database_url, tenant, mcp) -> N
 
 
 def test_missing_endpoint_is_a_clear_error(database_url, monkeypatch) -> None:
-    from pipelines.core.errors import ConfigError
+    from pipelines.core.common.errors import ConfigError
 
     monkeypatch.delenv("MCP_WHATSAPP_ENDPOINT", raising=False)
     monkeypatch.delenv("MCP_EMAIL_ENDPOINT", raising=False)

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pipelines.core.db import connect
+from pipelines.core.common.db import connect
 
 _LEAD = (
     "INSERT INTO leads (tenant_id, lead_id_externo, origem_arquivo, origem_aba, linha_planilha, nome, ingest_job_id) "

@@ -5,8 +5,8 @@ import json
 import psycopg
 import pytest
 
-from pipelines.core.errors import AuthError, ConflictError, NotFoundError, ValidationError
-from pipelines.core.tenants import authenticate, create_tenant, revoke_api_key, update_tenant
+from pipelines.core.common.errors import AuthError, ConflictError, NotFoundError, ValidationError
+from pipelines.core.tenancy.tenants import authenticate, create_tenant, revoke_api_key, update_tenant
 
 
 def test_key_is_stored_only_as_hash(conn, tenant) -> None:

@@ -53,8 +53,8 @@ def test_excel_maximum_sheet_loads_and_reimports_idempotently(
 def _drain(url: str, sim_url: str, worker: int, q: mp.Queue) -> None:
     import dataclasses
 
-    from pipelines.core.sender import send_due
-    from pipelines.core.settings import Settings
+    from pipelines.core.common.settings import Settings
+    from pipelines.core.send.engine import send_due
 
     settings = dataclasses.replace(
         Settings.from_env(), mcp_whatsapp_endpoint=sim_url, mcp_email_endpoint=sim_url, mcp_token="tok"
@@ -64,7 +64,7 @@ def _drain(url: str, sim_url: str, worker: int, q: mp.Queue) -> None:
 
 
 def test_four_worker_processes_never_double_send(conn, database_url, tenant) -> None:
-    from pipelines.core.tenants import update_tenant
+    from pipelines.core.tenancy.tenants import update_tenant
 
     update_tenant(conn, tenant["slug"], rate_limit_whatsapp=100_000)
     n = 20_000

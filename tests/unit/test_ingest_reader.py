@@ -8,11 +8,11 @@ import polars as pl
 import pytest
 from ingest_support import write_xlsx
 
-from pipelines.core.errors import ValidationError
-from pipelines.core.filestore import store_file
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.common.filestore import store_file
+from pipelines.core.common.settings import Settings
 from pipelines.core.ingest import normalize as N
 from pipelines.core.ingest.reader import map_headers, normalize_header, read_sheet
-from pipelines.core.settings import Settings
 from pipelines.sample_sheet import HEADERS, generate
 
 

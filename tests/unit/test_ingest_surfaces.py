@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.core.errors import NotFoundError, ValidationError
+from pipelines.core.common.errors import NotFoundError, ValidationError
+from pipelines.core.common.settings import Settings
 from pipelines.core.ingest.surfaces import (
     UnsupportedMediaTypeError,
     check_filename,
@@ -18,7 +19,6 @@ from pipelines.core.ingest.surfaces import (
     resolve_tenant_file,
     sniff,
 )
-from pipelines.core.settings import Settings
 
 
 def test_check_filename_keeps_the_bare_name_and_refuses_other_types() -> None:

@@ -1,6 +1,6 @@
 import logging
 
-from pipelines.core.logs import JsonFormatter, RedactSecrets, redact
+from pipelines.core.common.logs import JsonFormatter, RedactSecrets, redact
 
 
 def test_redacts_keys_tokens_and_passwords() -> None:

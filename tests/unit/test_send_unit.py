@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.core.janela import is_open, next_opening
-from pipelines.core.mcp import classify, parse_retry_after, request_from_disparo
-from pipelines.core.sender import backoff_delay
+from pipelines.core.send.backoff import backoff_delay
+from pipelines.core.send.mcp import classify, parse_retry_after, request_from_disparo
+from pipelines.core.send.window import is_open, next_opening
 
 
 class _Fixed(random.Random):

@@ -11,15 +11,15 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipelines.core.db import connection
-from pipelines.core.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
+from pipelines.core.common.convert import iso_utc
+from pipelines.core.common.db import connection
+from pipelines.core.common.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
 from pipelines.core.ingest import load as loader
 from pipelines.core.ingest import pipeline
 from pipelines.core.ingest.reader import read_sheet
@@ -211,10 +211,6 @@ def _fail(conn: psycopg.Connection, job_id: UUID, exc: BaseException) -> None:
     )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, Any]:
     """The job as JSON (seed shape plus counts, warnings, reject summary). Another tenant's job: 404."""
     jid = _uuid(job_id)
@@ -242,9 +238,9 @@ def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID |
         "origem": row["origem"],
         "arquivo_sha256": row["arquivo_sha256"],
         "mensagem_erro": row["mensagem_erro"],
-        "iniciado_em": _iso(row["iniciado_em"]),
-        "concluido_em": _iso(row["concluido_em"]),
-        "criado_em": _iso(row["created_at"]),
+        "iniciado_em": iso_utc(row["iniciado_em"]),
+        "concluido_em": iso_utc(row["concluido_em"]),
+        "criado_em": iso_utc(row["created_at"]),
     }
 
 

@@ -20,7 +20,7 @@ from uuid import UUID
 import polars as pl
 import psycopg
 
-from pipelines.core.ids import uuid7_series
+from pipelines.core.common.ids import uuid7_series
 from pipelines.core.ingest import pgbinary
 from pipelines.core.ingest.pipeline import Part, Validated, normalize
 

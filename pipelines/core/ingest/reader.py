@@ -15,7 +15,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from pipelines.core.errors import ValidationError
+from pipelines.core.common.errors import ValidationError
 
 SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")

@@ -19,11 +19,11 @@ from uuid import UUID
 
 import psycopg
 
-from pipelines.core.errors import DisparoAgendaError, NotFoundError, ValidationError
-from pipelines.core.filestore import store_file
+from pipelines.core.common.errors import DisparoAgendaError, NotFoundError, ValidationError
+from pipelines.core.common.filestore import store_file
+from pipelines.core.common.settings import Settings
 from pipelines.core.ingest import SUPPORTED_SUFFIXES, create_job, job_document
-from pipelines.core.settings import Settings
-from pipelines.core.tenants import get_tenant_by_slug
+from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
 log = logging.getLogger("disparo_agenda.ingest")
 

@@ -35,11 +35,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from pipelines.core.agendamentos import CANAL_LABEL, TIPO_LABEL, format_local
-from pipelines.core.db import connection
-from pipelines.core.mcp import McpClient, SendResult
-from pipelines.core.sender import BACKOFF_BASE_S, BACKOFF_CAP_S, backoff_delay
-from pipelines.core.settings import Settings
+from pipelines.core.agenda.model import CANAL_LABEL, TIPO_LABEL, format_local
+from pipelines.core.common.db import connection
+from pipelines.core.common.settings import Settings
+from pipelines.core.send.backoff import BACKOFF_BASE_S, BACKOFF_CAP_S, backoff_delay
+from pipelines.core.send.mcp import McpClient, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def send_due_reminders(
 
         asyncio.run(_drain())
         if sync_calendar_events and settings.mcp_calendar_endpoint:
-            from pipelines.core.calendar import sync_calendar
+            from pipelines.core.agenda.calendar_sync import sync_calendar
 
             stats["calendar"] = sync_calendar(conn, settings, now=now)
     stats["duracao_s"] = round(time.monotonic() - started, 3)

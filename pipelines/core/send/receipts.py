@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipelines.core.errors import AuthError, NotFoundError, ValidationError
-from pipelines.core.tenants import get_webhook_secret
+from pipelines.core.common.errors import AuthError, NotFoundError, ValidationError
+from pipelines.core.tenancy.tenants import get_webhook_secret
 
 RECEIPT_STATUSES = ("delivered", "read", "failed")
 SIGNATURE_HEADER = "X-MCP-Signature"

@@ -2,7 +2,7 @@
 
 Status machine: ``pendente → realizado | cancelado`` (anything else is a 409). Rescheduling keeps the row
 ``pendente`` and bumps ``versao``, which is part of every reminder's idempotency key, so reminders of the
-old time are never sent. Every change marks the calendar sync ``pendente`` (see pipelines/core/calendar.py).
+old time are never sent. Every change marks the calendar sync ``pendente`` (see pipelines/core/agenda/calendar_sync.py).
 
 The lead is ``agendado`` while it has a pending agendamento; when the last one ends it goes back to the
 status it had before (``lead_status_anterior``, ``novo`` when unknown). Leads already ``convertido`` or
@@ -11,29 +11,28 @@ status it had before (``lead_status_anterior``, ``novo`` when unknown). Leads al
 
 from __future__ import annotations
 
-import os
-import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import psycopg
-from email_validator import EmailNotValidError, validate_email
 from psycopg.types.json import Jsonb
 
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError
-from pipelines.core.leads import parse_uuid
-from pipelines.core.tenants import Tenant
+from pipelines.core.agenda.lembretes import cancel_reminders, plan_reminders
+from pipelines.core.agenda.model import (
+    CANAIS,
+    STATUSES,
+    TIPOS,
+    format_local,
+    normalize_responsavel,
+    parse_datetime,
+    slot_minutes,
+)
+from pipelines.core.common.convert import iso_utc, parse_uuid
+from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.tenancy.tenants import Tenant
 
-TIPOS = ("callback", "reuniao")
-CANAIS = ("telefone", "whatsapp", "video")
-STATUSES = ("pendente", "realizado", "cancelado")
-TIPO_LABEL = {"callback": "Callback", "reuniao": "Reunião"}
-CANAL_LABEL = {"telefone": "telefone", "whatsapp": "WhatsApp", "video": "vídeo"}
-SLOT_ENV = "AGENDAMENTO_SLOT_MINUTOS"
-DEFAULT_SLOT_MINUTES = 30
 MAX_LEMBRETE_MINUTOS = 7 * 24 * 60
 MAX_OBSERVACOES = 2000
 MAX_MOTIVO = 500
@@ -47,73 +46,6 @@ _COLUMNS = """a.agendamento_id, a.lead_id, a.tipo, a.canal, a.data_agendada, a.d
 
 
 # --- parsing and validation (shared by api_lite and the CLI) ---------------------------------------
-
-
-def parse_datetime(
-    value: Any, tz: ZoneInfo, field: str, *, allow_date: bool = False, end_of_day: bool = False
-) -> datetime:
-    """ISO-8601 to an aware UTC datetime. Without an offset the time is read in the tenant's time zone
-    (what a person typing "2026-11-27T14:00" means). A bare date is accepted only for filters."""
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        text = str(value or "").strip()
-        if not text:
-            raise ValidationError(
-                f"{field} é obrigatório (ISO-8601, ex.: 2026-11-27T14:00:00-03:00)", field=field
-            )
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            if not allow_date:
-                raise ValidationError(
-                    f"{field} precisa de data e hora (ISO-8601, ex.: {text}T14:00:00-03:00), não só a data",
-                    field=field,
-                )
-            try:
-                d = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
-                return datetime.combine(d, time(0), tz).astimezone(UTC)
-            except (ValueError, OverflowError):
-                raise ValidationError(f"{field} inválido: {text!r} (data inexistente)", field=field) from None
-        try:
-            dt = datetime.fromisoformat(text.replace("z", "Z"))
-        except ValueError:
-            raise ValidationError(
-                f"{field} inválido: {text!r}; use ISO-8601, ex.: 2026-11-27T14:00:00-03:00", field=field
-            ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    try:
-        return dt.astimezone(UTC)
-    except OverflowError:
-        raise ValidationError(
-            f"{field} fora do intervalo de datas suportado: {value!r}", field=field
-        ) from None
-
-
-def normalize_responsavel(value: Any) -> str | None:
-    """Who on the team must act: an e-mail (lower-cased) or a phone (E.164, Brazilian numbers without +55
-    accepted). Its form decides the reminder channel: e-mail -> email, phone -> whatsapp."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    if "@" in text:
-        try:
-            return validate_email(text, check_deliverability=False).normalized.lower()
-        except EmailNotValidError as exc:
-            raise ValidationError(
-                f"responsavel: e-mail inválido {text!r} ({exc})", field="responsavel"
-            ) from None
-    try:
-        num = phonenumbers.parse(text, "BR")
-    except phonenumbers.NumberParseException:
-        num = None
-    if num is None or not phonenumbers.is_valid_number(num):
-        raise ValidationError(
-            f"responsavel deve ser um e-mail ou um telefone (ex.: +5511987654321); recebido {text!r}",
-            field="responsavel",
-        )
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _check_enum(value: Any, allowed: tuple[str, ...], field: str) -> str:
@@ -151,33 +83,6 @@ def _future(dt: datetime, now: datetime, field: str, tz: ZoneInfo) -> datetime:
             field=field,
         )
     return dt
-
-
-def format_local(dt: datetime, tz: ZoneInfo) -> str:
-    """How times are shown to people: '25/11/2026 14:00 (America/Sao_Paulo)'."""
-    return f"{dt.astimezone(tz):%d/%m/%Y %H:%M} ({tz.key})"
-
-
-def iso_utc(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def slot_minutes(conn: psycopg.Connection, tenant_id: UUID | str) -> int:
-    """Double-booking slot: tenants.agendamento_slot_minutos, else env AGENDAMENTO_SLOT_MINUTOS, else 30."""
-    row = conn.execute("SELECT agendamento_slot_minutos FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
-    if row and row["agendamento_slot_minutos"]:
-        return int(row["agendamento_slot_minutos"])
-    env = os.environ.get(SLOT_ENV)
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            value = 0
-        if value > 0:
-            return value
-    return DEFAULT_SLOT_MINUTES
 
 
 def set_slot_minutes(conn: psycopg.Connection, tenant_id: UUID | str, minutes: int | None) -> None:
@@ -375,7 +280,6 @@ def create_agendamento(
     minutos = _check_lembrete_minutos(lembrete_minutos)
     if not isinstance(lembrete_lead, bool):
         raise ValidationError("lembrete_lead deve ser true ou false", field="lembrete_lead")
-    from pipelines.core.lembretes import plan_reminders
 
     with conn.transaction():
         _future(when, now or _db_now(conn), "data_agendada", tz)
@@ -457,7 +361,6 @@ def _release_lead(conn: psycopg.Connection, tenant_id: UUID, lead_id: UUID, ante
 def _close(
     conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str, status: str, motivo: str | None
 ) -> dict[str, Any]:
-    from pipelines.core.lembretes import cancel_reminders
 
     action = "marcado como realizado" if status == "realizado" else "cancelado"
     with conn.transaction():
@@ -508,7 +411,6 @@ def reschedule_agendamento(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """New time, versao + 1: reminders of the old versao are cancelled and new ones planned (set-based)."""
-    from pipelines.core.lembretes import cancel_reminders, plan_reminders
 
     tz = tenant.tz
     when = parse_datetime(data_agendada, tz, "data_agendada")

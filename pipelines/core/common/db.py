@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from pipelines.core.errors import ConfigError
-from pipelines.core.settings import Settings
+from pipelines.core.common.errors import ConfigError
+from pipelines.core.common.settings import Settings
 
 _embedded_lock = threading.Lock()
 _embedded_uri: dict[Path, str] = {}

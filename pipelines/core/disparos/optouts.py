@@ -17,8 +17,8 @@ from uuid import UUID
 import polars as pl
 import psycopg
 
-from pipelines.core.errors import NotFoundError, ValidationError
-from pipelines.core.mcp import check_canal
+from pipelines.core.common.errors import NotFoundError, ValidationError
+from pipelines.core.send.mcp import check_canal
 
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -19,15 +19,15 @@ from uuid import UUID
 import psycopg
 from icalendar import Calendar, Event
 
-from pipelines.core.agendamentos import (
+from pipelines.core.agenda.model import (
     CANAL_LABEL,
     TIPO_LABEL,
     format_local,
     normalize_responsavel,
     slot_minutes,
 )
-from pipelines.core.errors import NotFoundError, ValidationError
-from pipelines.core.tenants import Tenant, get_tenant, get_webhook_secret
+from pipelines.core.common.errors import NotFoundError, ValidationError
+from pipelines.core.tenancy.tenants import Tenant, get_tenant, get_webhook_secret
 
 PAST_DAYS = 90  # the feed shows agendamentos from this many days ago on
 MAX_EVENTS = 5000

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from pipelines.core.errors import NotFoundError, ValidationError
+from pipelines.core.common.convert import iso_utc, parse_uuid
+from pipelines.core.common.errors import NotFoundError, ValidationError
 
 LEAD_STATUSES = ("novo", "em_disparo", "agendado", "convertido", "descartado")
 MAX_LIMIT = 500
-
-
-def parse_uuid(value: UUID | str, what: str) -> UUID:
-    """A malformed id is "not found" (404), never a database error: ids are opaque to callers."""
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value).strip())
-    except (ValueError, AttributeError, TypeError):
-        raise NotFoundError(f"{what} {value!r} não encontrado") from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def list_leads(
@@ -62,7 +48,7 @@ def list_leads(
             "contato_nome": r["contato_nome"],
             "documento": r["documento"],
             "status": r["status"],
-            "data_ingestao": _iso(r["data_ingestao"]),
+            "data_ingestao": iso_utc(r["data_ingestao"]),
         }
         for r in rows
     ]
@@ -96,12 +82,13 @@ def get_lead(conn: psycopg.Connection, tenant_id: UUID | str, lead_id: UUID | st
     doc = {k: row[k] for k in row}
     doc["lead_id"] = str(row["lead_id"])
     doc["ingest_job_id"] = str(row["ingest_job_id"]) if row["ingest_job_id"] else None
-    doc["data_ingestao"] = _iso(row["data_ingestao"])
-    doc["data_ultimo_evento"] = _iso(row["data_ultimo_evento"])
+    doc["data_ingestao"] = iso_utc(row["data_ingestao"])
+    doc["data_ultimo_evento"] = iso_utc(row["data_ultimo_evento"])
     doc["telefones"] = [
-        {**p, "telefone_id": str(p["telefone_id"]), "data_criacao": _iso(p["data_criacao"])} for p in phones
+        {**p, "telefone_id": str(p["telefone_id"]), "data_criacao": iso_utc(p["data_criacao"])}
+        for p in phones
     ]
     doc["emails"] = [
-        {**e, "email_id": str(e["email_id"]), "data_criacao": _iso(e["data_criacao"])} for e in emails
+        {**e, "email_id": str(e["email_id"]), "data_criacao": iso_utc(e["data_criacao"])} for e in emails
     ]
     return doc

@@ -9,8 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from pipelines.core.errors import ValidationError
-from pipelines.core.settings import Settings
+from pipelines.core.common.errors import ValidationError
+from pipelines.core.common.settings import Settings
 
 _BLOCK = 1 << 20
 

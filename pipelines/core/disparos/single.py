@@ -14,12 +14,12 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipelines.core import templates as tpl
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
-from pipelines.core.idempotency import request_digest, run_idempotent
-from pipelines.core.leads import parse_uuid
-from pipelines.core.mcp import check_canal
-from pipelines.core.tenants import Tenant
+from pipelines.core.common.convert import iso_utc, parse_uuid
+from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
+from pipelines.core.common.idempotency import request_digest, run_idempotent
+from pipelines.core.disparos import templates as tpl
+from pipelines.core.send.mcp import check_canal
+from pipelines.core.tenancy.tenants import Tenant
 
 STATUSES = ("pendente", "enviando", "enviado", "confirmado", "erro", "cancelado", "bloqueado")
 MAX_LIMIT = 500
@@ -52,10 +52,6 @@ def parse_when(value: Any, tenant: Tenant, *, field: str = "agendar_para") -> da
     return when
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def disparo_doc(row: dict[str, Any]) -> dict[str, Any]:
     doc = dict(row)
     for k in ("disparo_id", "lead_id", "campanha_id", "telefone_id", "email_id"):
@@ -63,7 +59,7 @@ def disparo_doc(row: dict[str, Any]) -> dict[str, Any]:
             doc[k] = str(doc[k]) if doc[k] is not None else None
     for k in ("data_agendado", "data_envio", "data_retorno", "created_at", "updated_at"):
         if k in doc:
-            doc[k] = _iso(doc[k])
+            doc[k] = iso_utc(doc[k])
     return doc
 
 
@@ -229,7 +225,7 @@ def _create(conn: psycopg.Connection, tenant: Tenant, lid: UUID, body: Any) -> d
     return {
         "disparo_id": str(row["disparo_id"]),
         "status": row["status"],
-        "data_agendado": _iso(row["data_agendado"]),
+        "data_agendado": iso_utc(row["data_agendado"]),
         "imediato": imediato,
     }
 

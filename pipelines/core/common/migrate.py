@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psycopg
 
-from pipelines.core.db import connect
-from pipelines.core.errors import ConfigError
+from pipelines.core.common.db import connect
+from pipelines.core.common.errors import ConfigError
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR = Path(__file__).resolve().parents[3] / "sql"
 _LOCK_KEY = 7_310_442_001  # arbitrary, constant: "disparo-agenda migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

@@ -14,7 +14,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipelines.core.errors import ConflictError, ValidationError
+from pipelines.core.common.errors import ConflictError, ValidationError
 
 
 def _dumps(obj: Any) -> str:

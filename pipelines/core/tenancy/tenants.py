@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipelines.core.errors import (
+from pipelines.core.common.errors import (
     AuthError,
     ConflictError,
     NotFoundError,

@@ -28,16 +28,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 
-from pipelines.core.agendamentos import (
+from pipelines.core.agenda.model import (
     CANAL_LABEL,
     DEFAULT_SLOT_MINUTES,
     SLOT_ENV,
     TIPO_LABEL,
     format_local,
-    iso_utc,
 )
-from pipelines.core.mcp import parse_retry_after
-from pipelines.core.settings import Settings
+from pipelines.core.common.convert import iso_utc
+from pipelines.core.common.settings import Settings
+from pipelines.core.send.mcp import parse_retry_after
 
 log = logging.getLogger(__name__)
 

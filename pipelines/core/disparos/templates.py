@@ -2,7 +2,7 @@
 
 A template is parsed once into literal text and variable names. Rendering fails on any missing
 variable (a message with a hole is never produced), and the same parse drives the set-based SQL
-rendering of campaigns (pipelines.core.campanhas)."""
+rendering of campaigns (pipelines.core.disparos.campanhas)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from uuid import UUID
 
 import psycopg
 
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
-from pipelines.core.leads import parse_uuid
-from pipelines.core.mcp import check_canal
+from pipelines.core.common.convert import parse_uuid
+from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
+from pipelines.core.send.mcp import check_canal
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _COLUMNS = "template_id, nome, canal, corpo, assunto, whatsapp_template_id, variaveis, created_at, updated_at"

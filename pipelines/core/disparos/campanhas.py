@@ -22,13 +22,14 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from pipelines.core import templates as tpl
-from pipelines.core.disparos import STATUSES, parse_when
-from pipelines.core.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
-from pipelines.core.ids import MAX_BATCH, uuid7_prefix, uuid7_sql
-from pipelines.core.leads import LEAD_STATUSES, parse_uuid
-from pipelines.core.mcp import check_canal
-from pipelines.core.tenants import Tenant
+from pipelines.core.common.convert import parse_uuid
+from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
+from pipelines.core.common.ids import MAX_BATCH, uuid7_prefix, uuid7_sql
+from pipelines.core.disparos import templates as tpl
+from pipelines.core.disparos.single import STATUSES, parse_when
+from pipelines.core.leads.records import LEAD_STATUSES
+from pipelines.core.send.mcp import check_canal
+from pipelines.core.tenancy.tenants import Tenant
 
 log = logging.getLogger(__name__)
 _FILTER_KEYS = {"status", "ingest_job_id", "origem_arquivo", "tags", "com_celular", "com_email"}

@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 
-from pipelines.core.errors import ConfigError, ValidationError
-from pipelines.core.http_transport import LeanAsyncTransport
-from pipelines.core.settings import Settings
+from pipelines.core.common.errors import ConfigError, ValidationError
+from pipelines.core.common.settings import Settings
+from pipelines.core.send.http_transport import LeanAsyncTransport
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class McpClient:
     """Async MCP client; use as ``async with McpClient(settings) as mcp: await mcp.send_whatsapp(...)``.
 
     One httpx transport per worker, `LeanAsyncTransport` (one write per request, no anyio layers: the
-    default httpx stack costs several times more CPU per request, see pipelines/core/http_transport.py),
+    default httpx stack costs several times more CPU per request, see pipelines/core/send/http_transport.py),
     driven with plain `httpx.Request`/`httpx.Response` objects (the AsyncClient layer — cookies, redirects,
     auth flows — is not needed here and cost ~0.1 ms per request). At most ``concurrency`` requests in
     flight, each with explicit connect/read/write timeouts.

@@ -1,0 +1,1 @@
+"""Leads as the API and the CLI read them (the ingest room writes them)."""

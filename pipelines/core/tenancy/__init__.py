@@ -1,0 +1,1 @@
+"""Tenants (companies sharing one installation): their settings, API keys and webhook secrets."""
