@@ -155,12 +155,14 @@ def rate_scenario(conn, url, sim_url, settings, tenant_slug, tenant_id, n, runs,
 def sensor_scenario(conn, url, sim_url, tenant_id, n, spread_s) -> dict:
     import dagster as dg
 
+    from pipelines.jobs.send import enviar_disparos
     from pipelines.resources import PostgresResource, SettingsResource
-    from sensors.send import SENSOR_INTERVAL_S, disparos_devidos, enviar_disparos
+    from sensors.send import SENSOR_INTERVAL_S, disparos_devidos
 
     _prepare(conn, tenant_id, n, due_in_s=0.0, spread_s=spread_s)
     _sim(sim_url)
-    sensor_res = job_res = {"postgres": PostgresResource(database_url=url), "settings": SettingsResource()}
+    settings = SettingsResource(mcp_whatsapp_endpoint=sim_url, mcp_email_endpoint=sim_url)
+    sensor_res = job_res = {"postgres": PostgresResource(database_url=url), "settings": settings}
     ticks = runs = 0
     with dg.instance_for_test() as instance:
         t0 = time.monotonic()

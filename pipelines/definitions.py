@@ -1,31 +1,29 @@
-"""The one Definitions of the code location. Domain modules in assets/ and sensors/ each export
-`defs = dg.Definitions(...)`; they are merged here with the shared resources."""
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
+"""The one Definitions of the code location (workspace.yaml and [tool.dg] load this module), listing by
+name every asset, job, sensor and resource. The ingest asset's checks (`taxa_de_rejeicao`,
+`leads_com_contato_valido`) are declared with the asset: they are computed in the same step, from the
+same job. Jobs and ops live in pipelines/jobs/, assets in assets/, sensors and schedules in sensors/."""
 
 import dagster as dg
 
-import assets
-import sensors
-from pipelines.resources import PostgresResource, SettingsResource
+from assets.ingest import leads_ingest
+from pipelines.jobs.ingest import ingest_job
+from pipelines.jobs.lembretes import enviar_lembretes
+from pipelines.jobs.send import enviar_disparos, redrive_dlq
+from pipelines.resources import build_resources
+from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
+from sensors.lembretes import lembretes_devidos_sensor
+from sensors.run_failure import alerta_run_falhou
+from sensors.send import disparos_devidos
 
-
-def _domain_defs() -> list[dg.Definitions]:
-    found = []
-    for package in (assets, sensors):
-        for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            mod = importlib.import_module(f"{package.__name__}.{module.name}")
-            if isinstance(getattr(mod, "defs", None), dg.Definitions):
-                found.append(mod.defs)
-    return found
-
-
-def build_definitions() -> dg.Definitions:
-    resources = dg.Definitions(resources={"postgres": PostgresResource(), "settings": SettingsResource()})
-    return dg.Definitions.merge(resources, *_domain_defs())
-
-
-defs = build_definitions()
+defs = dg.Definitions(
+    assets=[leads_ingest],
+    jobs=[ingest_job, enviar_disparos, redrive_dlq, enviar_lembretes],
+    sensors=[
+        inbox_ingest_sensor,
+        api_ingest_jobs_sensor,
+        disparos_devidos,
+        lembretes_devidos_sensor,
+        alerta_run_falhou,
+    ],
+    resources=build_resources(),
+)

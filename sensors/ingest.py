@@ -1,5 +1,6 @@
 """Sensors that start lead ingests: the inbox drop folder (inbox/<tenant-slug>/) and jobs accepted by
-the HTTP API. Both add the job's dynamic partition and launch `leads_ingest_job` for it."""
+the HTTP API. Both add the job's dynamic partition and launch `leads_ingest_job` (pipelines/jobs/ingest.py)
+for it."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import json
 
 import dagster as dg
 
-from assets.ingest import INGEST_TAGS, SOURCE_TAG, ingest_partitions
-from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key, pending_api_jobs, scan_inbox
-from pipelines.dagster_common import TENANT_TAG
+from assets.ingest import ingest_partitions
+from pipelines.core.ingest.runs import pending_api_jobs
+from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key, scan_inbox
+from pipelines.dagster_common import INGEST_JOB_TAG, INGEST_TAGS, SOURCE_TAG, TENANT_TAG
+from pipelines.jobs.ingest import JOB_NAME
 from pipelines.resources import PostgresResource, SettingsResource
-
-JOB_NAME = "leads_ingest_job"
-JOB_TAG = "disparo-agenda/job_id"
 
 
 @dg.sensor(
@@ -43,7 +43,7 @@ def inbox_ingest_sensor(
         dg.RunRequest(
             run_key=f"inbox/{a.slug}/{a.sha256}",
             partition_key=a.partition_key,
-            tags={**INGEST_TAGS, SOURCE_TAG: "inbox", TENANT_TAG: a.slug, JOB_TAG: str(a.job_id)},
+            tags={**INGEST_TAGS, SOURCE_TAG: "inbox", TENANT_TAG: a.slug, INGEST_JOB_TAG: str(a.job_id)},
         )
         for a in scan.accepted
     ]
@@ -85,7 +85,7 @@ def api_ingest_jobs_sensor(
         dg.RunRequest(
             run_key=str(r["job_id"]),
             partition_key=k,
-            tags={**INGEST_TAGS, SOURCE_TAG: "api", TENANT_TAG: r["slug"], JOB_TAG: str(r["job_id"])},
+            tags={**INGEST_TAGS, SOURCE_TAG: "api", TENANT_TAG: r["slug"], INGEST_JOB_TAG: str(r["job_id"])},
         )
         for r, k in zip(rows, keys, strict=True)
     ]
@@ -93,6 +93,3 @@ def api_ingest_jobs_sensor(
         run_requests=requests,
         dynamic_partitions_requests=[ingest_partitions.build_add_request(new_keys)] if new_keys else [],
     )
-
-
-defs = dg.Definitions(sensors=[inbox_ingest_sensor, api_ingest_jobs_sensor])

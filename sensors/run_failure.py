@@ -33,6 +33,3 @@ def alerta_run_falhou(context: dg.RunFailureSensorContext) -> None:
     alert = failure_alert(run.job_name, run.run_id, dict(run.tags), context.failure_event.message)
     log.error(json.dumps(alert, ensure_ascii=False))
     context.log.error(f"run {run.run_id} de {run.job_name} falhou: {alert['erro']}")
-
-
-defs = dg.Definitions(sensors=[alerta_run_falhou])

@@ -1,8 +1,55 @@
+"""The code location loads, lists exactly what the product runs, and its resources resolve the
+environment when a run starts (DATABASE_URL unset: the embedded server)."""
+
+from pathlib import Path
+
 import dagster as dg
 
+from pipelines.core.common.db import embedded_url
 
-def test_definitions_load() -> None:
+
+def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
     from pipelines.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
-    assert "postgres" in defs.resources
+    assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {"leads_ingest"}
+    checks = {c.name for c in defs.resolve_assets_def("leads_ingest").check_specs}
+    assert checks == {"taxa_de_rejeicao", "leads_com_contato_valido"}
+    jobs = {j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")}
+    assert jobs == {"leads_ingest_job", "enviar_disparos", "redrive_dlq", "enviar_lembretes"}
+    assert {s.name for s in defs.sensors} == {
+        "inbox_ingest_sensor",
+        "api_ingest_jobs_sensor",
+        "disparos_devidos",
+        "lembretes_devidos_sensor",
+        "alerta_run_falhou",
+    }
+    assert set(defs.resources) == {"postgres", "settings"}
+
+
+def test_resources_take_the_environment_through_envvar(monkeypatch, tmp_path: Path) -> None:
+    from pipelines.resources import build_resources
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.example/x")
+    monkeypatch.setenv("MCP_WHATSAPP_ENDPOINT", "http://mcp.example")
+    monkeypatch.delenv("MCP_EMAIL_ENDPOINT", raising=False)
+    monkeypatch.setenv("DISPARO_AGENDA_HOME", str(tmp_path))
+    resources = build_resources()
+    # the definitions hold the variable's name, not its value
+    assert isinstance(resources["postgres"].database_url, dg.EnvVar)
+    monkeypatch.setenv("MCP_WHATSAPP_ENDPOINT", "http://outro.example")  # changed before the run starts
+    postgres = resources["postgres"].process_config_and_initialize()
+    settings = resources["settings"].process_config_and_initialize().get()
+    assert postgres.url() == "postgresql://u@db.example/x"
+    assert settings.mcp_whatsapp_endpoint == "http://outro.example"
+    assert settings.mcp_email_endpoint is None and settings.home == tmp_path
+
+
+def test_unset_database_url_means_the_embedded_server(monkeypatch) -> None:
+    from pipelines.resources import build_resources
+
+    home = Path(__file__).resolve().parents[2] / ".data" / "pgtest"  # the suite's own embedded server
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DISPARO_AGENDA_HOME", str(home))
+    postgres = build_resources()["postgres"].process_config_and_initialize()
+    assert postgres.url() == embedded_url(home)

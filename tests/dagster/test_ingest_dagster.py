@@ -12,9 +12,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, KIND_TAG, SOURCE_TAG, IngestConfig, leads_ingest
+from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, IngestConfig, leads_ingest
 from pipelines.core.common.settings import Settings
 from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
+from pipelines.dagster_common import KIND_TAG, SOURCE_TAG
 from pipelines.resources import PostgresResource, SettingsResource
 from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
 
@@ -92,12 +93,16 @@ def test_materialize_partition_metadata_and_checks(conn, tenant, resources, inst
     job_id, key = _api_job(conn, tenant, _xlsx(), name="Leads Organizados (Março).xlsx")
     assert key == f"acme/leads-organizados-marco/{job_id}"  # readable, and maps back to the job
     assert job_id_from_partition_key(key) == job_id
+    started = time.perf_counter()
     result = _materialize(key, instance, resources, **{SOURCE_TAG: "api", KIND_TAG: "ingest"})
+    wall = time.perf_counter() - started
     assert result.success
     meta = _meta(result)
     assert meta["job_id"] == str(job_id) and meta["executado_agora"] is True
     assert meta["leads_criados"] == 3 and meta["linhas_rejeitadas"] == 1 and meta["linhas_total"] == 4
-    assert meta["duracao_s"] >= 0
+    # the ingest's own measure, as stored on the job, and within the run's wall time
+    stored = conn.execute("SELECT avisos FROM ingest_jobs WHERE job_id = %s", (job_id,)).fetchone()
+    assert 0 < meta["duracao_s"] == round(stored["avisos"]["duracao_s"], 3) < wall
     reasons = meta["motivos_rejeicao"]
     assert (
         sum(r.data["linhas"] for r in reasons.records) == 1 and reasons.records[0].data["primeira_linha"] == 4

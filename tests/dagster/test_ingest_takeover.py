@@ -3,7 +3,7 @@ never re-ingested as a second job; a finished one is only reported by a sensor-l
 
 from __future__ import annotations
 
-from assets.ingest import SOURCE_TAG
+from pipelines.dagster_common import SOURCE_TAG
 from tests.dagster.test_ingest_dagster import (  # noqa: F401  (fixtures)
     _api_job,
     _materialize,

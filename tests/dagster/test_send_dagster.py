@@ -7,10 +7,13 @@ import httpx
 import pytest
 
 from bench.send_data import seed_due
+from pipelines.core.common.settings import Settings
 from pipelines.core.send import engine as sender
 from pipelines.core.send.dlq import list_dlq
-from pipelines.resources import PostgresResource, SettingsResource
-from sensors.send import CANAL_TAG, TENANT_TAG, disparos_devidos, enviar_disparos, redrive_dlq
+from pipelines.dagster_common import CANAL_TAG, TENANT_TAG
+from pipelines.jobs.send import enviar_disparos, redrive_dlq
+from pipelines.resources import build_resources
+from sensors.send import disparos_devidos
 
 
 @pytest.fixture
@@ -18,7 +21,7 @@ def env(sim, database_url, monkeypatch):
     httpx.post(sim.url + "/sim/reset").raise_for_status()
     monkeypatch.setenv("MCP_WHATSAPP_ENDPOINT", sim.url)
     monkeypatch.setenv("MCP_EMAIL_ENDPOINT", sim.url)
-    return {"postgres": PostgresResource(database_url=database_url), "settings": SettingsResource()}
+    return build_resources()  # DATABASE_URL (database_url fixture) and the endpoints above
 
 
 def _evaluate(instance, resources) -> dg.SensorResult:
@@ -68,7 +71,7 @@ def test_sensor_skips_when_nothing_is_due(conn, tenant, env, monkeypatch) -> Non
     seed_due(conn, tenant["id"], 2, canal="email", prefix="E")
     monkeypatch.delenv("MCP_EMAIL_ENDPOINT")  # due e-mails, but no e-mail endpoint: nothing to launch
     with dg.instance_for_test() as instance:
-        result = _evaluate(instance, env)
+        result = _evaluate(instance, build_resources())
         assert not result.run_requests and "nenhum" in result.skip_reason.skip_message
 
 
@@ -102,10 +105,10 @@ def test_job_in_process_sends_and_reports_metadata(conn, tenant, other_tenant, e
     assert other_status == {"pendente"}  # another tenant's work is not this run's
 
 
-def test_redrive_job_over_channel_partition(conn, tenant, env, sim) -> None:
+def test_redrive_job_over_channel_partition(conn, database_url, tenant, env, sim) -> None:
     ids = seed_due(conn, tenant["id"], 2, max_tentativas=1)
     httpx.post(sim.url + "/sim/config", json={"rate_4xx": 1.0}).raise_for_status()
-    sender.send_due(env["postgres"].url(), settings=env["settings"].get())
+    sender.send_due(database_url, settings=Settings.from_env())
     assert len(list_dlq(conn, tenant["id"])) == 2
     with dg.instance_for_test() as instance:
         email = redrive_dlq.execute_in_process(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
+def _env(name: str, env: Mapping[str, str | None] | None = None) -> str | None:
+    value = (os.environ if env is None else env).get(name)
     return value if value not in (None, "") else None
 
 
@@ -24,15 +25,21 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(_env("DISPARO_AGENDA_HOME") or "./.data").resolve()
+        return cls.from_mapping(os.environ)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str | None]) -> Settings:
+        """Settings from variables given by name (unset or empty: the default) — how the Dagster resources
+        build them from their configured fields without reading the process environment."""
+        home = Path(_env("DISPARO_AGENDA_HOME", env) or "./.data").resolve()
         return cls(
             home=home,
-            database_url=_env("DATABASE_URL"),
-            mcp_whatsapp_endpoint=_env("MCP_WHATSAPP_ENDPOINT"),
-            mcp_email_endpoint=_env("MCP_EMAIL_ENDPOINT"),
-            mcp_calendar_endpoint=_env("MCP_CALENDAR_ENDPOINT"),
-            mcp_token=_env("MCP_TOKEN"),
-            max_upload_bytes=int(_env("DISPARO_AGENDA_MAX_UPLOAD_MB") or "200") * 1024 * 1024,
+            database_url=_env("DATABASE_URL", env),
+            mcp_whatsapp_endpoint=_env("MCP_WHATSAPP_ENDPOINT", env),
+            mcp_email_endpoint=_env("MCP_EMAIL_ENDPOINT", env),
+            mcp_calendar_endpoint=_env("MCP_CALENDAR_ENDPOINT", env),
+            mcp_token=_env("MCP_TOKEN", env),
+            max_upload_bytes=int(_env("DISPARO_AGENDA_MAX_UPLOAD_MB", env) or "200") * 1024 * 1024,
         )
 
     @property

@@ -1,6 +1,7 @@
 """What the ingest *surfaces* (HTTP API, Dagster asset and sensors) share, kept dagster-free:
-accepted file types, partition keys, cross-tenant job look-ups for the orchestrator, the inbox
-drop-folder scan and the numbers behind the asset checks. The ingest itself is pipelines.core.ingest."""
+accepted file types, partition keys, job look-ups by content, the inbox drop-folder scan and the
+numbers behind the asset checks. The ingest itself is pipelines.core.ingest; how an orchestrated run
+gets its job done once is pipelines.core.ingest.runs."""
 
 from __future__ import annotations
 
@@ -112,37 +113,11 @@ def job_id_from_partition_key(key: str) -> UUID:
         ) from None
 
 
-# --- job look-ups for the orchestrator (cross-tenant by design: Dagster serves every tenant) -------
+# --- job look-ups (cross-tenant by design: the orchestrator serves every tenant) --------------------
 
-_JOB_COLUMNS = """j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba,
-                  j.origem, j.status, j.created_at,
-                  extract(epoch from now() - j.updated_at)::float8 AS parado_s"""
-
-# A `processando` job whose runner writes no progress for this long is taken to be dead (its process was
-# killed): the orchestrator may take it over (run_job(force=True, stale_after_s=...)). A live runner writes
-# progress after reading the file and after every chunk of 100k rows (seconds apart), so 15 minutes of
-# silence is not a slow job.
-STALE_PROCESSING_S = 900.0
-
-
-def job_row(conn: psycopg.Connection, job_id: UUID | str) -> dict[str, Any]:
-    row = conn.execute(
-        f"SELECT {_JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.job_id = %s",
-        (job_id,),
-    ).fetchone()
-    if row is None:
-        raise NotFoundError(f"job de ingestão {job_id} não encontrado")
-    return row
-
-
-def pending_api_jobs(conn: psycopg.Connection, limit: int = 100) -> list[dict[str, Any]]:
-    """Jobs accepted by the API that nobody has started yet, oldest first."""
-    return conn.execute(
-        f"""SELECT {_JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
-            WHERE j.status = 'pendente' AND j.origem = 'api'
-            ORDER BY j.created_at, j.job_id LIMIT %s""",
-        (limit,),
-    ).fetchall()
+JOB_COLUMNS = """j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba,
+                 j.origem, j.status, j.created_at,
+                 extract(epoch from now() - j.updated_at)::float8 AS parado_s"""
 
 
 def job_with_sha(
@@ -150,28 +125,11 @@ def job_with_sha(
 ) -> dict[str, Any] | None:
     """The tenant's latest job of a file with this content (optionally from one origin)."""
     return conn.execute(
-        f"""SELECT {_JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+        f"""SELECT {JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
             WHERE j.tenant_id = %s AND j.arquivo_sha256 = %s AND (%s::text IS NULL OR j.origem = %s)
             ORDER BY j.created_at DESC LIMIT 1""",
         (tenant_id, sha256.lower(), origem, origem),
     ).fetchone()
-
-
-def rerun_job(conn: psycopg.Connection, row: dict[str, Any], *, origem: str = "dagster") -> UUID:
-    """A fresh job for the same stored file: re-ingest keeps every job's history and counts intact."""
-    if not row.get("arquivo_path") or not Path(row["arquivo_path"]).is_file():
-        raise NotFoundError(
-            f"o arquivo do job {row['job_id']} não está mais no armazenamento ({row.get('arquivo_path')})"
-        )
-    return create_job(
-        conn,
-        row["tenant_id"],
-        row["arquivo_origem"],
-        row["arquivo_path"],
-        aba=row["aba"],
-        origem=origem,
-        arquivo_sha256=row.get("arquivo_sha256"),
-    )
 
 
 def reject_reasons(

@@ -9,8 +9,9 @@ import pytest
 from agendamentos_support import make_lead, sim_messages
 
 from pipelines.core.agenda import agendamentos as ag
-from pipelines.resources import PostgresResource, SettingsResource
-from sensors.agendamentos import enviar_lembretes, lembretes_devidos_sensor
+from pipelines.jobs.lembretes import enviar_lembretes
+from pipelines.resources import build_resources
+from sensors.lembretes import lembretes_devidos_sensor
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def sim(monkeypatch):
 
 
 def test_sensor_and_job(conn, database_url, tenant, sim) -> None:
-    resources = {"postgres": PostgresResource(database_url=database_url), "settings": SettingsResource()}
+    resources = build_resources()  # DATABASE_URL and MCP_*_ENDPOINT set by the fixtures
     t = tenant["tenant"]
     lead = make_lead(conn, t.id)
     later = ag.create_agendamento(
@@ -64,7 +65,7 @@ def test_sensor_and_job(conn, database_url, tenant, sim) -> None:
 
 
 def test_sensor_does_not_pile_up_runs(conn, database_url, tenant, sim) -> None:
-    resources = {"postgres": PostgresResource(database_url=database_url), "settings": SettingsResource()}
+    resources = build_resources()  # DATABASE_URL and MCP_*_ENDPOINT set by the fixtures
     t = tenant["tenant"]
     ag.create_agendamento(
         conn, t, make_lead(conn, t.id), tipo="callback", canal="telefone", responsavel="ana@empresa.com",
@@ -76,12 +77,12 @@ def test_sensor_does_not_pile_up_runs(conn, database_url, tenant, sim) -> None:
         assert not result.run_requests and "em andamento" in result.skip_reason.skip_message
 
 
-def test_definitions_include_job_and_sensor() -> None:
-    from sensors.agendamentos import defs
+def test_the_code_location_wires_the_reminders_sensor_to_its_job() -> None:
+    from pipelines.definitions import defs
 
-    merged = dg.Definitions.merge(
-        dg.Definitions(resources={"postgres": PostgresResource(), "settings": SettingsResource()}), defs
-    )
-    dg.Definitions.validate_loadable(merged)
-    assert merged.resolve_job_def("enviar_lembretes") is not None
-    assert merged.resolve_sensor_def("lembretes_devidos_sensor").minimum_interval_seconds <= 10
+    sensor = defs.resolve_sensor_def("lembretes_devidos_sensor")
+    assert sensor.job_name == "enviar_lembretes"
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds <= 10
+    job = defs.resolve_job_def("enviar_lembretes")
+    assert {"postgres", "settings"} <= job.required_resource_keys

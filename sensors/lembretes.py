@@ -1,57 +1,20 @@
 """Reminders of agendamentos: a sensor on due reminders (and pending calendar syncs) launches the
-`enviar_lembretes` job, which drains them in batches (pipelines.core.agenda.lembretes.send_due_reminders).
+`enviar_lembretes` job (pipelines/jobs/lembretes.py), which drains them in batches.
 
 No pile-up: one run key per 10 s bucket, and no new run while one is queued or running (each run drains
 everything due within its time budget)."""
 
 import time
-from typing import Any
 
 import dagster as dg
 
 from pipelines.core.agenda.calendar_sync import count_pending
-from pipelines.core.agenda.lembretes import count_due, send_due_reminders
+from pipelines.core.agenda.lembretes import count_due
 from pipelines.dagster_common import ACTIVE_RUN_STATUSES, KIND_TAG
+from pipelines.jobs.lembretes import JOB_NAME, enviar_lembretes
 from pipelines.resources import PostgresResource, SettingsResource
 
-JOB_NAME = "enviar_lembretes"
 BUCKET_S = 10
-
-
-class LembretesConfig(dg.Config):
-    time_budget_s: float = 30.0
-    batch_size: int = 50
-
-
-@dg.op(description="Envia os lembretes devidos via MCP e sincroniza eventos de calendário pendentes.")
-def enviar_lembretes_op(
-    context: dg.OpExecutionContext,
-    config: LembretesConfig,
-    postgres: PostgresResource,
-    settings: SettingsResource,
-) -> dict[str, Any]:
-    stats = send_due_reminders(
-        postgres.url(),
-        time_budget_s=config.time_budget_s,
-        settings=settings.get(),
-        batch_size=config.batch_size,
-    )
-    calendar = stats.pop("calendar", None) or {}
-    metadata: dict[str, Any] = {k: v for k, v in stats.items() if isinstance(v, int | float)}
-    metadata.update({f"calendar_{k}": v for k, v in calendar.items()})
-    context.add_output_metadata(metadata)
-    context.instance.add_run_tags(
-        context.run_id, {f"disparo-agenda/{k}": str(v) for k, v in metadata.items()}
-    )
-    context.log.info(f"lembretes: {metadata}")
-    return {**stats, "calendar": calendar}
-
-
-@dg.job(
-    name=JOB_NAME, tags={KIND_TAG: "lembretes"}, description="Lembretes de agendamentos (MCP) e calendário."
-)
-def enviar_lembretes() -> None:
-    enviar_lembretes_op()
 
 
 @dg.sensor(
@@ -87,6 +50,3 @@ def lembretes_devidos_sensor(
             )
         ]
     )
-
-
-defs = dg.Definitions(jobs=[enviar_lembretes], sensors=[lembretes_devidos_sensor])
