@@ -17,6 +17,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pipelines.core.agenda.lembretes import cancel_reminders, plan_reminders
@@ -31,6 +32,7 @@ from pipelines.core.agenda.model import (
 )
 from pipelines.core.common.convert import iso_utc, parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.common.queries import query
 from pipelines.core.tenancy.tenants import Tenant
 
 MAX_LEMBRETE_MINUTOS = 7 * 24 * 60
@@ -39,10 +41,6 @@ MAX_MOTIVO = 500
 MAX_LIMIT = 500
 # A lead in one of these is moved to 'agendado'; the others keep their status.
 _LEAD_MOVABLE = ("novo", "em_disparo")
-
-_COLUMNS = """a.agendamento_id, a.lead_id, a.tipo, a.canal, a.data_agendada, a.data_criacao, a.status,
-    a.observacoes, a.responsavel, a.lembrete_minutos, a.lembrete_lead, a.realizado_em, a.cancelado_em,
-    a.motivo_cancelamento, a.calendar_event_id, a.calendar_status, a.calendar_erro, a.versao, a.updated_at"""
 
 
 # --- parsing and validation (shared by api_lite and the CLI) ---------------------------------------
@@ -129,21 +127,13 @@ def get_agendamento(
 ) -> dict[str, Any]:
     """One agendamento with its reminders. Another tenant's id (or a malformed one) is a 404."""
     aid = parse_uuid(agendamento_id, "agendamento")
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM agendamentos a WHERE a.tenant_id = %s AND a.agendamento_id = %s",
-        (tenant.id, aid),
-    ).fetchone()
+    params = {"t": tenant.id, "a": aid}
+    row = conn.execute(query("agendamentos", "agendamento_get"), params).fetchone()
     if row is None:
         raise NotFoundError(f"agendamento {agendamento_id} não encontrado")
     doc = _doc(row, tenant.tz)
     if with_lembretes:
-        rows = conn.execute(
-            """SELECT destinatario, versao, canal, destino, status, data_agendado, disponivel_em, tentativas,
-                      message_id, mensagem_erro, data_envio, idempotency_key
-               FROM agendamento_lembretes WHERE tenant_id = %s AND agendamento_id = %s
-               ORDER BY versao, destinatario""",
-            (tenant.id, aid),
-        ).fetchall()
+        rows = conn.execute(query("agendamentos", "agendamento_lembretes"), params).fetchall()
         doc["lembretes"] = [
             {
                 **r,
@@ -197,12 +187,12 @@ def list_agendamentos(
         raise ValidationError(f"limit deve estar entre 1 e {MAX_LIMIT} (recebido {limit})", field="limit")
     if offset < 0:
         raise ValidationError(f"offset deve ser >= 0 (recebido {offset})", field="offset")
-    cond = " AND ".join(where)
-    total = conn.execute(f"SELECT count(*) AS n FROM agendamentos a WHERE {cond}", params).fetchone()["n"]
+    cond = sql.SQL(" AND ").join(sql.SQL(w) for w in where)
+    total = conn.execute(
+        sql.SQL(query("agendamentos", "agendamentos_count")).format(where=cond), params
+    ).fetchone()["n"]
     rows = conn.execute(
-        f"""SELECT {_COLUMNS} FROM agendamentos a WHERE {cond}
-            ORDER BY a.data_agendada, a.agendamento_id LIMIT %(limit)s OFFSET %(offset)s""",
-        params,
+        sql.SQL(query("agendamentos", "agendamentos_page")).format(where=cond), params
     ).fetchall()
     return {"items": [_doc(r, tz) for r in rows], "total": total, "limit": limit, "offset": offset}
 
@@ -230,12 +220,7 @@ def _check_overlap(
         return
     _lock_responsavel(conn, tenant_id, responsavel)
     row = conn.execute(
-        """SELECT agendamento_id, data_agendada FROM agendamentos
-           WHERE tenant_id = %(t)s AND responsavel = %(r)s AND status = 'pendente'
-             AND agendamento_id IS DISTINCT FROM %(x)s
-             AND data_agendada > %(w)s - make_interval(mins => %(s)s)
-             AND data_agendada < %(w)s + make_interval(mins => %(s)s)
-           ORDER BY data_agendada LIMIT 1""",
+        query("agendamentos", "sobreposicao"),
         {"t": tenant_id, "r": responsavel, "x": exclude, "w": when, "s": slot},
     ).fetchone()
     if row:
@@ -249,8 +234,8 @@ def _check_overlap(
 
 def _outbox(conn: psycopg.Connection, tenant_id: UUID, tipo: str, aid: UUID, payload: dict[str, Any]) -> None:
     conn.execute(
-        "INSERT INTO eventos_outbox (tenant_id, tipo, entidade_id, payload) VALUES (%s, %s, %s, %s)",
-        (tenant_id, f"disparo-agenda.agendamento.{tipo}", aid, Jsonb(payload)),
+        query("agendamentos", "outbox_insert"),
+        {"t": tenant_id, "tipo": f"disparo-agenda.agendamento.{tipo}", "a": aid, "payload": Jsonb(payload)},
     )
 
 
@@ -293,25 +278,18 @@ def create_agendamento(
         anterior = lead["status"]
         if anterior == "agendado":
             prev = conn.execute(
-                """SELECT lead_status_anterior FROM agendamentos
-                   WHERE tenant_id = %s AND lead_id = %s AND status = 'pendente' AND lead_status_anterior IS NOT NULL
-                   ORDER BY data_criacao LIMIT 1""",
-                (tenant.id, lid),
+                query("agendamentos", "lead_status_anterior"), {"t": tenant.id, "l": lid}
             ).fetchone()
             anterior = prev["lead_status_anterior"] if prev else None
         row = conn.execute(
-            f"""INSERT INTO agendamentos AS a (tenant_id, lead_id, tipo, canal, data_agendada, observacoes,
-                    responsavel, lembrete_minutos, lembrete_lead, lead_status_anterior,
-                    calendar_status, calendar_proxima_em)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pendente', now())
-                RETURNING {_COLUMNS}""",
-            (tenant.id, lid, tipo, canal, when, obs, resp, minutos, lembrete_lead, anterior),
-        ).fetchone()
+            query("agendamentos", "agendamento_insert"),
+            {
+                "t": tenant.id, "l": lid, "tipo": tipo, "canal": canal, "w": when, "obs": obs, "resp": resp,
+                "m": minutos, "lembrete_lead": lembrete_lead, "anterior": anterior,
+            },
+        ).fetchone()  # fmt: skip
         conn.execute(
-            """UPDATE leads SET status = CASE WHEN status = ANY(%s) THEN 'agendado' ELSE status END,
-                   data_ultimo_evento = now()
-               WHERE tenant_id = %s AND lead_id = %s""",
-            (list(_LEAD_MOVABLE), tenant.id, lid),
+            query("agendamentos", "lead_agendado"), {"movable": list(_LEAD_MOVABLE), "t": tenant.id, "l": lid}
         )
         plan_reminders(conn, tenant.id, [row["agendamento_id"]])
         _outbox(
@@ -328,11 +306,7 @@ def _lock_pending(
     conn: psycopg.Connection, tenant: Tenant, agendamento_id: UUID | str, action: str
 ) -> dict[str, Any]:
     aid = parse_uuid(agendamento_id, "agendamento")
-    row = conn.execute(
-        "SELECT agendamento_id, lead_id, status, versao, responsavel, data_agendada FROM agendamentos "
-        "WHERE tenant_id = %s AND agendamento_id = %s FOR UPDATE",
-        (tenant.id, aid),
-    ).fetchone()
+    row = conn.execute(query("agendamentos", "agendamento_lock"), {"t": tenant.id, "a": aid}).fetchone()
     if row is None:
         raise NotFoundError(f"agendamento {agendamento_id} não encontrado")
     if row["status"] != "pendente":
@@ -345,15 +319,8 @@ def _lock_pending(
 
 def _release_lead(conn: psycopg.Connection, tenant_id: UUID, lead_id: UUID, anterior: str | None) -> None:
     """Back to the status before 'agendado' once no pending agendamento is left."""
-    # 'novo' that got disparos meanwhile (a campaign skips 'agendado' leads) comes back as 'em_disparo'
     conn.execute(
-        """UPDATE leads SET data_ultimo_evento = now(),
-               status = CASE WHEN %(prev)s = 'novo' AND EXISTS (SELECT 1 FROM disparos d
-                                 WHERE d.tenant_id = %(t)s AND d.lead_id = %(l)s) THEN 'em_disparo'
-                             ELSE %(prev)s END
-           WHERE tenant_id = %(t)s AND lead_id = %(l)s AND status = 'agendado'
-             AND NOT EXISTS (SELECT 1 FROM agendamentos
-                             WHERE tenant_id = %(t)s AND lead_id = %(l)s AND status = 'pendente')""",
+        query("agendamentos", "lead_liberar"),
         {"t": tenant_id, "l": lead_id, "prev": anterior if anterior and anterior != "agendado" else "novo"},
     )
 
@@ -369,16 +336,10 @@ def _close(
             "SELECT 1 FROM leads WHERE tenant_id = %s AND lead_id = %s FOR UPDATE",
             (tenant.id, cur["lead_id"]),
         )
-        if status == "realizado":
-            sets = "status = 'realizado', realizado_em = now()"
-        else:
-            # the calendar event is deleted by the next calendar sync
-            sets = ("status = 'cancelado', cancelado_em = now(), motivo_cancelamento = %(motivo)s, "
-                    "calendar_status = 'pendente', calendar_tentativas = 0, calendar_proxima_em = now(), calendar_erro = NULL")  # fmt: skip
         row = conn.execute(
-            f"""UPDATE agendamentos a SET {sets}, updated_at = now()
-                WHERE a.tenant_id = %(t)s AND a.agendamento_id = %(a)s
-                RETURNING {_COLUMNS}, a.lead_status_anterior""",
+            query(
+                "agendamentos", "agendamento_realizado" if status == "realizado" else "agendamento_cancelado"
+            ),
             {"t": tenant.id, "a": cur["agendamento_id"], "motivo": motivo},
         ).fetchone()
         cancel_reminders(conn, tenant.id, [cur["agendamento_id"]], f"agendamento {status}")
@@ -430,12 +391,7 @@ def reschedule_agendamento(
                 exclude=cur["agendamento_id"],
             )
         row = conn.execute(
-            f"""UPDATE agendamentos a SET data_agendada = %(w)s, versao = versao + 1,
-                    lembrete_minutos = coalesce(%(m)s, lembrete_minutos),
-                    calendar_status = 'pendente', calendar_tentativas = 0, calendar_proxima_em = now(),
-                    calendar_erro = NULL, updated_at = now()
-                WHERE a.tenant_id = %(t)s AND a.agendamento_id = %(a)s
-                RETURNING {_COLUMNS}""",
+            query("agendamentos", "agendamento_reagendar"),
             {"w": when, "m": minutos, "t": tenant.id, "a": cur["agendamento_id"]},
         ).fetchone()
         cancel_reminders(conn, tenant.id, [cur["agendamento_id"]], "agendamento reagendado")

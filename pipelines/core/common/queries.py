@@ -16,13 +16,21 @@ _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
 def parse(text: str) -> dict[str, str]:
-    """{name: statement} of a named-query file; text before the first header is a comment block."""
+    """{name: statement} of a named-query file; text before the first header is a comment block, and
+    comment lines right above a header describe the next statement (they are not part of the one above,
+    which may be a fragment embedded mid-line in a composed statement)."""
     parts = _HEADER.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ConfigError(f"consulta nomeada repetida: {name}")
-        queries[name] = body.strip().rstrip(";").strip()
+        lines = body.strip().splitlines()
+        while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+            lines.pop()
+        statement = "\n".join(lines).strip().rstrip(";").strip()
+        if not statement:
+            raise ConfigError(f"consulta nomeada vazia: {name}")
+        queries[name] = statement
     return queries
 
 

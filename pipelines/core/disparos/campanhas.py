@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 from pipelines.core.common.convert import parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.common.ids import MAX_BATCH, uuid7_prefix, uuid7_sql
+from pipelines.core.common.queries import query
 from pipelines.core.disparos import templates as tpl
 from pipelines.core.disparos.single import STATUSES, parse_when
 from pipelines.core.leads.records import LEAD_STATUSES
@@ -33,11 +34,6 @@ from pipelines.core.tenancy.tenants import Tenant
 
 log = logging.getLogger(__name__)
 _FILTER_KEYS = {"status", "ingest_job_id", "origem_arquivo", "tags", "com_celular", "com_email"}
-_ACTIVE = "campanha_id IS NOT NULL AND status IN ('pendente', 'enviando', 'enviado', 'confirmado')"
-_CAMPANHA_COLUMNS = (
-    "campanha_id, nome, canal, template, filtro, variaveis, inicio, espalhar_minutos, taxa_por_minuto, "
-    "status, total_disparos, created_at"
-)
 CSV_COLUMNS = (
     "lead_id", "lead_id_externo", "nome", "disparo_id", "canal", "destino", "status", "data_agendado",
     "data_envio", "data_retorno", "tentativas", "message_id", "mensagem_erro",
@@ -105,14 +101,8 @@ def _filter_sql(filtro: dict[str, Any], implied: str | None = None) -> sql.Compo
         parts.append(sql.SQL("l.origem_arquivo = %(f_arquivo)s"))
     if "tags" in filtro:
         parts.append(sql.SQL("l.tags @> %(f_tags)s"))
-    mobile = sql.SQL(
-        "EXISTS (SELECT 1 FROM lead_telefones x WHERE x.tenant_id = l.tenant_id AND x.lead_id = l.lead_id "
-        "AND x.valido_para_disparo AND x.tipo_origem = 'celular')"
-    )
-    email = sql.SQL(
-        "EXISTS (SELECT 1 FROM lead_emails x WHERE x.tenant_id = l.tenant_id AND x.lead_id = l.lead_id "
-        "AND x.valido_para_disparo)"
-    )
+    mobile = sql.SQL(query("campanhas", "filtro_tem_celular"))
+    email = sql.SQL(query("campanhas", "filtro_tem_email"))
     for key, expr in (("com_celular", mobile), ("com_email", email)):
         if key in filtro and key != implied:
             parts.append(expr if filtro[key] else sql.SQL("NOT ") + expr)
@@ -221,18 +211,10 @@ def _materialize(
         else sql.SQL("false")
     )
     if canal == "whatsapp":
-        dest_sql = sql.SQL(
-            """SELECT DISTINCT ON (lead_id) lead_id, telefone_id AS dest_id, telefone AS destino
-               FROM lead_telefones WHERE tenant_id = %(t)s AND valido_para_disparo AND tipo_origem = 'celular'
-               ORDER BY lead_id, telefone_principal DESC, data_criacao, telefone_id"""
-        )
+        dest_sql = sql.SQL(query("campanhas", "destino_whatsapp"))
         ids_sql = sql.SQL("dest_id, NULL::uuid")
     else:
-        dest_sql = sql.SQL(
-            """SELECT DISTINCT ON (lead_id) lead_id, email_id AS dest_id, email AS destino
-               FROM lead_emails WHERE tenant_id = %(t)s AND valido_para_disparo
-               ORDER BY lead_id, email_principal DESC, data_criacao, email_id"""
-        )
+        dest_sql = sql.SQL(query("campanhas", "destino_email"))
         ids_sql = sql.SQL("NULL::uuid, dest_id")
     # "com_celular"/"com_email" true on its own channel is the destination itself: an inner join to it
     # filters the same leads as the EXISTS would, without a second pass over the contacts.
@@ -257,51 +239,18 @@ def _materialize(
     t0 = time.perf_counter()
     # 1. The audience with its destination and exclusion flags, and the schedule slot of each eligible lead.
     conn.execute(
-        sql.SQL(
-            """
-CREATE TEMP TABLE _campanha_aud ON COMMIT DROP AS
-WITH aud AS (
-    SELECT l.lead_id, l.data_ingestao, l.linha_planilha, {lead_cols}
-    FROM leads l WHERE {where}
-),
-dest AS (
-    SELECT a.*, d.dest_id, d.destino,
-           (d.dest_id IS NOT NULL AND o.destino IS NOT NULL) AS optout,
-           ({missing}) AS falta_var,
-           {ja_ativo} AS ja_ativo
-    FROM aud a
-    {dest_join} ({dest_sql}) d ON d.lead_id = a.lead_id
-    LEFT JOIN optouts o ON o.tenant_id = %(t)s AND o.canal = %(canal)s AND o.destino = d.destino
-),
-flag AS (
-    SELECT dest.*, (dest_id IS NOT NULL AND NOT optout AND NOT falta_var AND NOT ja_ativo) AS elegivel FROM dest
-)
-SELECT f.*, row_number() OVER (PARTITION BY elegivel ORDER BY data_ingestao, linha_planilha, lead_id) - 1 AS seq
-FROM flag f"""
-        ).format(
+        sql.SQL(query("campanhas", "audiencia")).format(
             lead_cols=lead_cols,
             where=_filter_sql(campanha["filtro"], implied),
             dest_join=sql.SQL("JOIN" if implied else "LEFT JOIN"),
             missing=missing_sql,
-            dest_sql=dest_sql,
-            ja_ativo=sql.SQL("false")
-            if fresh
-            else sql.SQL(
-                "EXISTS (SELECT 1 FROM disparos x WHERE x.campanha_id = %(c)s AND x.lead_id = a.lead_id AND {})"
-            ).format(sql.SQL(_ACTIVE.replace("campanha_id", "x.campanha_id").replace("status", "x.status"))),
+            dest=dest_sql,
+            ja_ativo=sql.SQL("false" if fresh else query("campanhas", "ja_ativo")),
         ),
         params,
     )
     t1 = time.perf_counter()
-    counts = conn.execute(
-        """SELECT count(*) AS audiencia,
-                  count(*) FILTER (WHERE dest_id IS NULL) AS sem_destino,
-                  count(*) FILTER (WHERE optout) AS optout,
-                  count(*) FILTER (WHERE dest_id IS NOT NULL AND NOT optout AND falta_var) AS variavel_ausente,
-                  count(*) FILTER (WHERE dest_id IS NOT NULL AND NOT optout AND NOT falta_var AND ja_ativo) AS ja_ativo,
-                  count(*) FILTER (WHERE elegivel) AS elegiveis
-           FROM _campanha_aud"""
-    ).fetchone()
+    counts = conn.execute(query("campanhas", "audiencia_contagens")).fetchone()
     params["elegiveis"] = counts["elegiveis"]
     t2 = time.perf_counter()
     if counts["audiencia"] >= MAX_BATCH:
@@ -309,30 +258,16 @@ FROM flag f"""
             f"a audiência passa de {MAX_BATCH:,} leads; divida a campanha por filtro", field="filtro"
         )
     # 2. Lead status: novo -> em_disparo for every lead that gets a disparo.
-    conn.execute(
-        """UPDATE leads l SET status = CASE WHEN l.status = 'novo' THEN 'em_disparo' ELSE l.status END,
-                              data_ultimo_evento = now()
-           FROM _campanha_aud e WHERE e.elegivel AND l.tenant_id = %(t)s AND l.lead_id = e.lead_id""",
-        params,
-    )
+    conn.execute(query("campanhas", "marcar_leads"), params)
     t3 = time.perf_counter()
-    # 3. The one INSERT … SELECT creating every disparo, rendered in SQL. No ORDER BY: each row's id and
-    # slot come from its seq, and the temp table already holds the rows in seq order (as written).
+    # 3. The one INSERT … SELECT creating every disparo, rendered in SQL.
     criados = conn.execute(
-        sql.SQL(
-            """
-INSERT INTO disparos (disparo_id, tenant_id, lead_id, campanha_id, canal, telefone_id, email_id, destino,
-                      template, payload, data_agendado)
-SELECT {uuid}, %(t)s, e.lead_id, %(c)s, %(canal)s, {ids}, e.destino, %(template)s, {payload}, {schedule}
-FROM _campanha_aud e WHERE e.elegivel{conflict}"""
-        ).format(
+        sql.SQL(query("campanhas", "inserir_disparos")).format(
             uuid=sql.SQL(uuid7_sql("%(id_prefix)s", "e.seq")),
             ids=ids_sql,
             payload=payload_sql,
             schedule=_schedule_sql(campanha["espalhar_minutos"], campanha["taxa_por_minuto"]),
-            conflict=sql.SQL("")
-            if fresh
-            else sql.SQL("\nON CONFLICT (campanha_id, lead_id) WHERE {} DO NOTHING").format(sql.SQL(_ACTIVE)),
+            conflict=sql.SQL("" if fresh else query("campanhas", "sem_duplicar_ativo")),
         ),
         params,
     ).rowcount
@@ -343,8 +278,8 @@ FROM _campanha_aud e WHERE e.elegivel{conflict}"""
     )  # fmt: skip
     conn.execute("DROP TABLE _campanha_aud")
     conn.execute(
-        "UPDATE campanhas SET total_disparos = total_disparos + %s WHERE tenant_id = %s AND campanha_id = %s",
-        (criados, tenant.id, campanha["campanha_id"]),
+        query("campanhas", "total_disparos"),
+        {"criados": criados, "t": tenant.id, "c": campanha["campanha_id"]},
     )
     return {
         "audiencia": counts["audiencia"],
@@ -412,13 +347,12 @@ def create_campanha(conn: psycopg.Connection, tenant: Tenant, body: Any) -> dict
         now = conn.execute("SELECT now() AS now").fetchone()["now"]
         inicio = max(inicio or now, now)
         row = conn.execute(
-            f"""INSERT INTO campanhas (tenant_id, nome, canal, template, filtro, variaveis, inicio,
-                                       espalhar_minutos, taxa_por_minuto)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_CAMPANHA_COLUMNS}""",
-            (
-                tenant.id, nome.strip(), canal, template.strip(), Jsonb(filtro),
-                Jsonb({k: str(v) for k, v in variaveis.items()}), inicio, espalhar, taxa,
-            ),
+            query("campanhas", "campanha_insert"),
+            {
+                "t": tenant.id, "nome": nome.strip(), "canal": canal, "template": template.strip(),
+                "filtro": Jsonb(filtro), "variaveis": Jsonb({k: str(v) for k, v in variaveis.items()}),
+                "inicio": inicio, "espalhar": espalhar, "taxa": taxa,
+            },
         ).fetchone()  # fmt: skip
         result = _materialize(conn, tenant, row, inicio, fresh=True)
     doc = _campanha_doc(row)
@@ -431,10 +365,7 @@ def aplicar_campanha(conn: psycopg.Connection, tenant: Tenant, campanha_id: UUID
     it get one (e.g. leads ingested after the campaign was created)."""
     cid = parse_uuid(campanha_id, "campanha")
     with conn.transaction():
-        row = conn.execute(
-            f"SELECT {_CAMPANHA_COLUMNS} FROM campanhas WHERE tenant_id = %s AND campanha_id = %s FOR UPDATE",
-            (tenant.id, cid),
-        ).fetchone()
+        row = conn.execute(query("campanhas", "campanha_lock"), {"t": tenant.id, "c": cid}).fetchone()
         if row is None:
             raise NotFoundError(f"campanha {campanha_id} não encontrada")
         if row["status"] != "ativa":
@@ -455,9 +386,7 @@ def cancelar_campanha(conn: psycopg.Connection, tenant: Tenant, campanha_id: UUI
         if row is None:
             raise NotFoundError(f"campanha {campanha_id} não encontrada")
         n = conn.execute(
-            """UPDATE disparos SET status = 'cancelado', updated_at = now()
-               WHERE tenant_id = %s AND campanha_id = %s AND status = 'pendente'""",
-            (tenant.id, cid),
+            query("campanhas", "campanha_cancelar_disparos"), {"t": tenant.id, "c": cid}
         ).rowcount
     return {"campanha_id": str(cid), "status": "cancelada", "disparos_cancelados": n}
 
@@ -472,17 +401,12 @@ def _campanha_doc(row: dict[str, Any]) -> dict[str, Any]:
 
 def get_campanha(conn: psycopg.Connection, tenant_id: UUID | str, campanha_id: UUID | str) -> dict[str, Any]:
     cid = parse_uuid(campanha_id, "campanha")
-    row = conn.execute(
-        f"SELECT {_CAMPANHA_COLUMNS} FROM campanhas WHERE tenant_id = %s AND campanha_id = %s",
-        (tenant_id, cid),
-    ).fetchone()
+    params = {"t": tenant_id, "c": cid}
+    row = conn.execute(query("campanhas", "campanha_get"), params).fetchone()
     if row is None:
         raise NotFoundError(f"campanha {campanha_id} não encontrada")
     counts = dict.fromkeys(STATUSES, 0)
-    for r in conn.execute(
-        "SELECT status, count(*) AS n FROM disparos WHERE tenant_id = %s AND campanha_id = %s GROUP BY status",
-        (tenant_id, cid),
-    ).fetchall():
+    for r in conn.execute(query("campanhas", "campanha_contagens"), params).fetchall():
         counts[r["status"]] = r["n"]
     doc = _campanha_doc(row)
     doc["contagens"] = counts
@@ -501,9 +425,7 @@ def list_campanhas(
         "n"
     ]
     rows = conn.execute(
-        f"SELECT {_CAMPANHA_COLUMNS} FROM campanhas WHERE tenant_id = %s ORDER BY created_at DESC, campanha_id "
-        "LIMIT %s OFFSET %s",
-        (tenant_id, limit, offset),
+        query("campanhas", "campanha_list"), {"t": tenant_id, "limit": limit, "offset": offset}
     ).fetchall()
     return {"items": [_campanha_doc(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
@@ -524,14 +446,10 @@ def export_csv(conn: psycopg.Connection, tenant_id: UUID | str, campanha_id: UUI
         else sql.SQL("d.{}").format(sql.Identifier(c))
         for c in CSV_COLUMNS
     )  # fmt: skip
-    query = sql.SQL(
-        """COPY (SELECT {cols} FROM disparos d JOIN leads l ON l.tenant_id = d.tenant_id AND l.lead_id = d.lead_id
-                 WHERE d.tenant_id = {t} AND d.campanha_id = {c} ORDER BY d.data_agendado, d.disparo_id)
-           TO STDOUT WITH (FORMAT csv, HEADER)"""
-    ).format(cols=cols, t=sql.Literal(str(tenant_id)), c=sql.Literal(str(cid)))
+    statement = sql.SQL(query("campanhas", "export_csv")).format(cols=cols)
 
     def _gen() -> Iterator[bytes]:
-        with conn.cursor().copy(query) as copy:
+        with conn.cursor().copy(statement, {"t": tenant_id, "c": cid}) as copy:
             for block in copy:
                 yield bytes(block)
 

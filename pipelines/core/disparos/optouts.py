@@ -18,6 +18,7 @@ import polars as pl
 import psycopg
 
 from pipelines.core.common.errors import NotFoundError, ValidationError
+from pipelines.core.common.queries import query
 from pipelines.core.send.mcp import check_canal
 
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
@@ -246,23 +247,13 @@ def import_optouts(
     )
     inserted = 0
     with conn.transaction():
-        conn.execute(
-            "CREATE TEMP TABLE _optout_import (canal TEXT, destino TEXT, motivo TEXT) ON COMMIT DROP"
-        )
+        conn.execute(query("optouts", "import_temp_table"))
         if good.height:
             buf = io.BytesIO()
             good.select("canal", "destino", "motivo").write_csv(buf, include_header=False)
-            with conn.cursor().copy(
-                "COPY _optout_import (canal, destino, motivo) FROM STDIN WITH (FORMAT csv)"
-            ) as cp:
+            with conn.cursor().copy(query("optouts", "import_copy")) as cp:
                 cp.write(buf.getvalue())
-            inserted = conn.execute(
-                """INSERT INTO optouts (tenant_id, canal, destino, motivo)
-                   SELECT DISTINCT ON (canal, destino) %s, canal, destino, motivo FROM _optout_import
-                   ORDER BY canal, destino
-                   ON CONFLICT (tenant_id, canal, destino) DO NOTHING""",
-                (tenant_id,),
-            ).rowcount
+            inserted = conn.execute(query("optouts", "import_insert"), {"t": tenant_id}).rowcount
     return {
         "linhas": df.height,
         "importados": inserted,

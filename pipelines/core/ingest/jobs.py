@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from pipelines.core.common.convert import iso_utc
 from pipelines.core.common.db import connection
 from pipelines.core.common.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
+from pipelines.core.common.queries import query
 from pipelines.core.ingest import load as loader
 from pipelines.core.ingest import pipeline
 from pipelines.core.ingest.reader import read_sheet
@@ -27,11 +28,6 @@ from pipelines.core.ingest.reader import read_sheet
 log = logging.getLogger(__name__)
 
 ORIGENS = ("cli", "api", "inbox", "dagster")
-_DOC_COLUMNS = (
-    "job_id, tenant_id, status, arquivo_origem, aba, origem, arquivo_sha256, linhas_total, linhas_processadas, "
-    "linhas_rejeitadas, leads_criados, leads_atualizados, telefones_criados, emails_criados, avisos, erros, "
-    "mensagem_erro, iniciado_em, concluido_em, created_at"
-)
 
 
 def _uuid(value: UUID | str) -> UUID | None:
@@ -61,10 +57,12 @@ def create_job(
         raise ValidationError("nome do arquivo vazio", field="arquivo")
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO ingest_jobs (tenant_id, arquivo_origem, arquivo_path, arquivo_sha256, aba, origem) "
-            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING job_id",
-            (tenant_id, arquivo_origem, arquivo_path, arquivo_sha256, aba, origem),
-        ).fetchone()
+            query("ingest", "job_insert"),
+            {
+                "tenant": tenant_id, "arquivo": arquivo_origem, "path": arquivo_path,
+                "sha256": arquivo_sha256, "aba": aba, "origem": origem,
+            },
+        ).fetchone()  # fmt: skip
     return row["job_id"] if isinstance(row, dict) else row[0]
 
 
@@ -79,16 +77,7 @@ def _claim(
     if `stale_after_s` is given, only when its last progress write is older than that (its runner died)."""
     with conn.transaction():
         row = conn.execute(
-            """UPDATE ingest_jobs SET status = 'processando', iniciado_em = now(), concluido_em = NULL,
-                   mensagem_erro = NULL, linhas_total = NULL, linhas_processadas = 0, linhas_rejeitadas = 0,
-                   leads_criados = 0, leads_atualizados = 0, telefones_criados = 0, emails_criados = 0,
-                   avisos = '{}', erros = '[]', updated_at = now()
-               WHERE job_id = %(id)s AND (
-                   status = 'pendente'
-                   OR (status IN ('concluido', 'erro') AND NOT %(only_pending)s)
-                   OR (status = 'processando' AND %(force)s
-                       AND (%(stale)s::float8 IS NULL OR updated_at < now() - make_interval(secs => %(stale)s))))
-               RETURNING job_id, tenant_id, arquivo_origem, arquivo_path, aba""",
+            query("ingest", "job_claim"),
             {"id": job_id, "force": force, "only_pending": only_pending, "stale": stale_after_s},
         ).fetchone()
         if row is None:
@@ -107,11 +96,7 @@ def _claim(
 
 
 def _progress(conn: psycopg.Connection, job_id: UUID, done: int, total: int | None = None) -> None:
-    conn.execute(
-        "UPDATE ingest_jobs SET linhas_processadas = %s, linhas_total = COALESCE(%s, linhas_total), "
-        "updated_at = now() WHERE job_id = %s",
-        (done, total, job_id),
-    )
+    conn.execute(query("ingest", "job_progress"), {"done": done, "total": total, "id": job_id})
 
 
 def run_job(
@@ -172,16 +157,14 @@ def run_job(
                     pipeline.avisos(validated, counters), duracao_s=round(time.monotonic() - started, 3)
                 )
                 work.execute(
-                    """UPDATE ingest_jobs SET status = 'concluido', concluido_em = now(), updated_at = now(),
-                           aba = %s, linhas_total = %s, linhas_processadas = %s, linhas_rejeitadas = %s,
-                           leads_criados = %s, leads_atualizados = %s, telefones_criados = %s,
-                           emails_criados = %s, avisos = %s, erros = %s
-                       WHERE job_id = %s""",
-                    (
-                        raw.sheet, total, total, validated.linhas_rejeitadas,
-                        counts.leads_criados, counts.leads_atualizados, counts.telefones_criados,
-                        counts.emails_criados, Jsonb(avisos), Jsonb(pipeline.erros_resumo(validated.rejects)), jid,
-                    ),
+                    query("ingest", "job_concluido"),
+                    {
+                        "aba": raw.sheet, "total": total, "rejeitadas": validated.linhas_rejeitadas,
+                        "leads_criados": counts.leads_criados, "leads_atualizados": counts.leads_atualizados,
+                        "telefones_criados": counts.telefones_criados, "emails_criados": counts.emails_criados,
+                        "avisos": Jsonb(avisos), "erros": Jsonb(pipeline.erros_resumo(validated.rejects)),
+                        "id": jid,
+                    },
                 )  # fmt: skip
             if progress is not None:
                 progress(total, total)
@@ -204,11 +187,7 @@ def _fail(conn: psycopg.Connection, job_id: UUID, exc: BaseException) -> None:
         message = f"erro inesperado ({type(exc).__name__}): {exc}"
     else:
         message = "interrompido"
-    conn.execute(
-        "UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %s, concluido_em = now(), updated_at = now() "
-        "WHERE job_id = %s",
-        (message[:2000], job_id),
-    )
+    conn.execute(query("ingest", "job_erro"), {"mensagem": message[:2000], "id": job_id})
 
 
 def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, Any]:
@@ -216,9 +195,7 @@ def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID |
     jid = _uuid(job_id)
     row = None
     if jid is not None:
-        row = conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM ingest_jobs WHERE tenant_id = %s AND job_id = %s", (tenant_id, jid)
-        ).fetchone()
+        row = conn.execute(query("ingest", "job_document"), {"tenant": tenant_id, "id": jid}).fetchone()
     if row is None:
         raise NotFoundError(f"job {job_id} não encontrado")
     return {
@@ -268,9 +245,7 @@ def list_rejects(
         "SELECT count(*) AS n FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s", (tenant_id, jid)
     ).fetchone()["n"]
     rows = conn.execute(
-        "SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s "
-        "ORDER BY linha, id LIMIT %s OFFSET %s",
-        (tenant_id, jid, limit, offset),
+        query("ingest", "rejects_page"), {"tenant": tenant_id, "id": jid, "limit": limit, "offset": offset}
     ).fetchall()
     return [dict(r) for r in rows], total
 
@@ -284,11 +259,7 @@ def rejects_csv(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["linha", "coluna", "motivo", "valores"])
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes WHERE tenant_id = %s AND job_id = %s "
-            "ORDER BY linha, id",
-            (tenant_id, jid),
-        )
+        cur.execute(query("ingest", "rejects_all"), {"tenant": tenant_id, "id": jid})
         for r in cur:
             writer.writerow(
                 [

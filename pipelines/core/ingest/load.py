@@ -21,21 +21,12 @@ import polars as pl
 import psycopg
 
 from pipelines.core.common.ids import uuid7_series
+from pipelines.core.common.queries import query
 from pipelines.core.ingest import pgbinary
 from pipelines.core.ingest.pipeline import Part, Validated, normalize
 
 CHUNK_ROWS = 50_000  # leads per COPY round (the unit of overlap); tests lower it to exercise several chunks
 FIRST_CHUNK_ROWS = 10_000  # a small first chunk, so the database starts while the rest is normalized
-
-_TEMP = """
-CREATE TEMP TABLE t_keys (linha INTEGER, lead_id_externo TEXT COLLATE "C") ON COMMIT DROP;
-CREATE TEMP TABLE t_leads (
-    lead_id UUID, linha INTEGER, nome TEXT, contato_nome TEXT, documento TEXT, documento_tipo TEXT,
-    email_raw TEXT, telefone_raw TEXT) ON COMMIT DROP;
-CREATE TEMP TABLE t_tel (
-    telefone_id UUID, lead_id UUID, telefone TEXT, tipo_origem TEXT, principal BOOLEAN) ON COMMIT DROP;
-CREATE TEMP TABLE t_email (email_id UUID, lead_id UUID, email TEXT, principal BOOLEAN) ON COMMIT DROP;
-"""
 
 _LEAD_TARGET = [
     "lead_id", "tenant_id", "ingest_job_id", "origem_arquivo", "origem_aba", "linha_planilha", "lead_id_externo",
@@ -50,51 +41,6 @@ _EMAIL_TARGET = ["email_id", "tenant_id", "lead_id", "email", "email_principal"]
 _LEAD_TYPES = ["uuid", "uuid", "uuid", "text", "text", "int4", *["text"] * 7]
 _PHONE_TYPES = ["uuid", "uuid", "uuid", "text", "bool", "text"]
 _EMAIL_TYPES = ["uuid", "uuid", "uuid", "text", "bool"]
-
-# Which lines of the chunk are leads the tenant already has (re-import). Skipped for a tenant without leads.
-_EXISTING = """
-COPY (SELECT k.linha, l.lead_id
-      FROM t_keys k JOIN leads l ON l.tenant_id = %(tenant)s AND l.lead_id_externo = k.lead_id_externo)
-TO STDOUT (FORMAT csv)
-"""
-
-# A re-import keeps what the new file leaves blank (contato, documento, raw cells) and refreshes the rest.
-_UPDATE_LEADS = """
-UPDATE leads l SET
-    origem_arquivo = %(arquivo)s,
-    origem_aba = %(aba)s,
-    linha_planilha = t.linha,
-    ingest_job_id = %(job)s,
-    nome = t.nome,
-    contato_nome = COALESCE(t.contato_nome, l.contato_nome),
-    documento = COALESCE(t.documento, l.documento),
-    documento_tipo = CASE WHEN t.documento IS NULL THEN l.documento_tipo ELSE t.documento_tipo END,
-    email_raw = COALESCE(t.email_raw, l.email_raw),
-    telefone_raw = COALESCE(t.telefone_raw, l.telefone_raw),
-    data_ultimo_evento = now()
-FROM t_leads t WHERE l.lead_id = t.lead_id AND l.tenant_id = %(tenant)s
-"""
-
-# An existing lead gets the union: only unknown values are added, and a principal only when it has none yet.
-_UNION_PHONES = """
-INSERT INTO lead_telefones (telefone_id, tenant_id, lead_id, telefone, telefone_principal, tipo_origem)
-SELECT t.telefone_id, %(tenant)s, t.lead_id, t.telefone,
-       t.principal AND NOT EXISTS (
-           SELECT 1 FROM lead_telefones x WHERE x.lead_id = t.lead_id AND x.telefone_principal),
-       t.tipo_origem
-FROM t_tel t
-ORDER BY t.lead_id, t.telefone
-ON CONFLICT (lead_id, telefone) DO NOTHING
-"""
-_UNION_EMAILS = """
-INSERT INTO lead_emails (email_id, tenant_id, lead_id, email, email_principal)
-SELECT t.email_id, %(tenant)s, t.lead_id, t.email,
-       t.principal AND NOT EXISTS (
-           SELECT 1 FROM lead_emails x WHERE x.lead_id = t.lead_id AND x.email_principal)
-FROM t_email t
-ORDER BY t.lead_id, t.email
-ON CONFLICT (lead_id, email) DO NOTHING
-"""
 
 
 @dataclass
@@ -219,9 +165,7 @@ def _known_leads(
     """linha -> lead_id of the file's leads the tenant already has (a re-import); empty for a new tenant,
     which needs no lookup and so need not wait for the whole file's validation."""
     known = pl.DataFrame(schema={"linha": pl.Int32, "lead_id": pl.String})  # linha: Int32 (validate.REQUIRED)
-    has_leads = cur.execute(
-        "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = %(tenant)s) AS sim", params
-    ).fetchone()["sim"]
+    has_leads = cur.execute(query("ingest", "tenant_has_leads"), params).fetchone()["sim"]
     if not has_leads:
         return known
     leads = resolved(validated).valid
@@ -229,7 +173,7 @@ def _known_leads(
         return known
     copy_frame(cur, "t_keys", leads, ["linha", "lead_id_externo"])
     buf = io.BytesIO()  # streamed as CSV: a re-import of a million leads is a million rows
-    with cur.copy(_EXISTING, params) as cp:
+    with cur.copy(query("ingest", "known_leads"), params) as cp:
         for block in cp:
             buf.write(block)
     if not buf.tell():
@@ -268,7 +212,7 @@ def load(
         cur.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended('ingest:' || %(tenant)s::text, 0))", params
         )
-        cur.execute(_TEMP)
+        cur.execute(query("ingest", "load_temp_tables"))
         with _timed(timings, "known_leads"):
             known_all = _known_leads(cur, validated, params)
 
@@ -407,7 +351,7 @@ def _chunk_ops(
         )
     ops.append(("hook",))
     if old.height:
-        ops.append(("sql", "update_known_leads", _UPDATE_LEADS, None))
+        ops.append(("sql", "update_known_leads", query("ingest", "update_known_leads"), None))
     if new_tel.height:
         frame = new_tel.with_columns(constants[0], pl.col("principal").alias("telefone_principal"))
         data = pgbinary.encode(frame, _PHONE_TARGET, _PHONE_TYPES)
@@ -419,9 +363,11 @@ def _chunk_ops(
     if old_tel.height:
         cols = ["telefone_id", "lead_id", "telefone", "tipo_origem", "principal"]
         ops.append(("copy", "union_known_contacts", "t_tel", cols, _csv(old_tel, cols), "csv"))
-        ops.append(("sql", "union_known_contacts", _UNION_PHONES, "telefones_criados"))
+        ops.append(
+            ("sql", "union_known_contacts", query("ingest", "union_known_phones"), "telefones_criados")
+        )
     if old_eml.height:
         cols = ["email_id", "lead_id", "email", "principal"]
         ops.append(("copy", "union_known_contacts", "t_email", cols, _csv(old_eml, cols), "csv"))
-        ops.append(("sql", "union_known_contacts", _UNION_EMAILS, "emails_criados"))
+        ops.append(("sql", "union_known_contacts", query("ingest", "union_known_emails"), "emails_criados"))
     return ops

@@ -12,6 +12,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pipelines.core.common.errors import (
@@ -21,6 +22,7 @@ from pipelines.core.common.errors import (
     ValidationError,
     reject_unknown_fields,
 )
+from pipelines.core.common.queries import query
 
 KEY_PREFIX = "dak"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -141,8 +143,8 @@ def create_tenant(
 def _insert_key(conn: psycopg.Connection, tenant_id: UUID, nome: str | None) -> str:
     prefix, key = _new_key()
     conn.execute(
-        "INSERT INTO api_keys (tenant_id, prefixo, hash, nome) VALUES (%s, %s, %s, %s)",
-        (tenant_id, prefix, _hash_key(key), nome),
+        query("tenancy", "api_key_insert"),
+        {"t": tenant_id, "prefixo": prefix, "hash": _hash_key(key), "nome": nome},
     )
     return key
 
@@ -160,37 +162,30 @@ def revoke_api_key(conn: psycopg.Connection, slug: str, prefixo: str) -> None:
     if len(parts) >= 3 and parts[0] == KEY_PREFIX:
         prefixo = parts[1]
     with conn.transaction():
-        cur = conn.execute(
-            "UPDATE api_keys SET revogada_em = now() WHERE tenant_id = %s AND prefixo = %s AND revogada_em IS NULL",
-            (tenant.id, prefixo),
-        )
+        cur = conn.execute(query("tenancy", "api_key_revoke"), {"t": tenant.id, "prefixo": prefixo})
         if cur.rowcount == 0:
             raise NotFoundError(f"chave {prefixo!r} não encontrada (ou já revogada) no tenant {slug!r}")
 
 
 def list_api_keys(conn: psycopg.Connection, slug: str) -> list[dict[str, Any]]:
     tenant = get_tenant_by_slug(conn, slug)
-    return conn.execute(
-        "SELECT prefixo, nome, created_at, revogada_em, ultimo_uso_em FROM api_keys "
-        "WHERE tenant_id = %s ORDER BY created_at",
-        (tenant.id,),
-    ).fetchall()
+    return conn.execute(query("tenancy", "api_keys_list"), {"t": tenant.id}).fetchall()
 
 
 def list_tenants(conn: psycopg.Connection) -> list[Tenant]:
-    rows = conn.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE ativo ORDER BY slug").fetchall()
+    rows = conn.execute(query("tenancy", "tenants_ativos")).fetchall()
     return [Tenant.from_row(r) for r in rows]
 
 
 def get_tenant_by_slug(conn: psycopg.Connection, slug: str) -> Tenant:
-    row = conn.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug = %s AND ativo", (slug,)).fetchone()
+    row = conn.execute(query("tenancy", "tenant_by_slug"), {"slug": slug}).fetchone()
     if row is None:
         raise NotFoundError(f"tenant desconhecido: {slug!r} (crie com `disparo-agenda tenant create {slug}`)")
     return Tenant.from_row(row)
 
 
 def get_tenant(conn: psycopg.Connection, tenant_id: UUID | str) -> Tenant:
-    row = conn.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+    row = conn.execute(query("tenancy", "tenant_by_id"), {"id": tenant_id}).fetchone()
     if row is None:
         raise NotFoundError(f"tenant {tenant_id} não encontrado")
     return Tenant.from_row(row)
@@ -235,12 +230,13 @@ def update_tenant(conn: psycopg.Connection, slug: str, **changes: Any) -> Tenant
         changes["janela_envio"] = Jsonb(validate_janela(changes["janela_envio"]))
     if not changes:
         return tenant
-    sets = ", ".join(f"{k} = %s" for k in changes)
+    sets = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes
+    )
     with conn.transaction():
         try:
             row = conn.execute(
-                f"UPDATE tenants SET {sets}, updated_at = now() WHERE id = %s RETURNING {_TENANT_COLUMNS}",
-                (*changes.values(), tenant.id),
+                sql.SQL(query("tenancy", "tenant_update")).format(sets=sets), {**changes, "id": tenant.id}
             ).fetchone()
         except psycopg.errors.CheckViolation as exc:
             raise ValidationError(f"valor inválido: {str(exc).splitlines()[0]}") from exc
@@ -252,11 +248,7 @@ def authenticate(conn: psycopg.Connection, key: str | None) -> Tenant:
     parts = (key or "").split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise AuthError("chave de API ausente ou malformada (use 'Authorization: Bearer dak_...')")
-    row = conn.execute(
-        f"SELECT k.id AS key_id, k.hash, k.revogada_em, {', '.join('t.' + c.strip() for c in _TENANT_COLUMNS.split(','))} "
-        "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.prefixo = %s AND t.ativo",
-        (parts[1],),
-    ).fetchone()
+    row = conn.execute(query("tenancy", "api_key_tenant"), {"prefixo": parts[1]}).fetchone()
     expected = row["hash"] if row else _hash_key("absent")
     valid = hmac.compare_digest(expected, _hash_key(key or ""))
     if row is None or not valid or row["revogada_em"] is not None:

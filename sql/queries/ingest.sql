@@ -1,0 +1,109 @@
+-- Ingest (pipelines/core/ingest/load.py and jobs.py). One load is one transaction; these run inside it.
+
+-- Temp tables of a load: the file's keys (to find known leads) and known leads' rows and contacts.
+-- name: load_temp_tables
+CREATE TEMP TABLE t_keys (linha INTEGER, lead_id_externo TEXT COLLATE "C") ON COMMIT DROP;
+CREATE TEMP TABLE t_leads (
+    lead_id UUID, linha INTEGER, nome TEXT, contato_nome TEXT, documento TEXT, documento_tipo TEXT,
+    email_raw TEXT, telefone_raw TEXT) ON COMMIT DROP;
+CREATE TEMP TABLE t_tel (
+    telefone_id UUID, lead_id UUID, telefone TEXT, tipo_origem TEXT, principal BOOLEAN) ON COMMIT DROP;
+CREATE TEMP TABLE t_email (email_id UUID, lead_id UUID, email TEXT, principal BOOLEAN) ON COMMIT DROP;
+
+-- name: tenant_has_leads
+SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = %(tenant)s) AS sim;
+
+-- Which lines of the file are leads the tenant already has (re-import). Skipped for a tenant without leads.
+-- name: known_leads
+COPY (SELECT k.linha, l.lead_id
+      FROM t_keys k JOIN leads l ON l.tenant_id = %(tenant)s AND l.lead_id_externo = k.lead_id_externo)
+TO STDOUT (FORMAT csv);
+
+-- A re-import keeps what the new file leaves blank (contato, documento, raw cells) and refreshes the rest.
+-- name: update_known_leads
+UPDATE leads l SET
+    origem_arquivo = %(arquivo)s,
+    origem_aba = %(aba)s,
+    linha_planilha = t.linha,
+    ingest_job_id = %(job)s,
+    nome = t.nome,
+    contato_nome = COALESCE(t.contato_nome, l.contato_nome),
+    documento = COALESCE(t.documento, l.documento),
+    documento_tipo = CASE WHEN t.documento IS NULL THEN l.documento_tipo ELSE t.documento_tipo END,
+    email_raw = COALESCE(t.email_raw, l.email_raw),
+    telefone_raw = COALESCE(t.telefone_raw, l.telefone_raw),
+    data_ultimo_evento = now()
+FROM t_leads t WHERE l.lead_id = t.lead_id AND l.tenant_id = %(tenant)s;
+
+-- An existing lead gets the union: only unknown values are added, and a principal only when it has none yet.
+-- name: union_known_phones
+INSERT INTO lead_telefones (telefone_id, tenant_id, lead_id, telefone, telefone_principal, tipo_origem)
+SELECT t.telefone_id, %(tenant)s, t.lead_id, t.telefone,
+       t.principal AND NOT EXISTS (
+           SELECT 1 FROM lead_telefones x WHERE x.lead_id = t.lead_id AND x.telefone_principal),
+       t.tipo_origem
+FROM t_tel t
+ORDER BY t.lead_id, t.telefone
+ON CONFLICT (lead_id, telefone) DO NOTHING;
+
+-- name: union_known_emails
+INSERT INTO lead_emails (email_id, tenant_id, lead_id, email, email_principal)
+SELECT t.email_id, %(tenant)s, t.lead_id, t.email,
+       t.principal AND NOT EXISTS (
+           SELECT 1 FROM lead_emails x WHERE x.lead_id = t.lead_id AND x.email_principal)
+FROM t_email t
+ORDER BY t.lead_id, t.email
+ON CONFLICT (lead_id, email) DO NOTHING;
+
+-- name: job_insert
+INSERT INTO ingest_jobs (tenant_id, arquivo_origem, arquivo_path, arquivo_sha256, aba, origem)
+VALUES (%(tenant)s, %(arquivo)s, %(path)s, %(sha256)s, %(aba)s, %(origem)s)
+RETURNING job_id;
+
+-- -> processando, resetting counters (a re-run of a finished job replaces its result). A pendente job is
+-- always claimable; a finished one unless only_pending; a processando one only with force, and then only
+-- when idle for `stale` seconds (when given).
+-- name: job_claim
+UPDATE ingest_jobs SET status = 'processando', iniciado_em = now(), concluido_em = NULL,
+    mensagem_erro = NULL, linhas_total = NULL, linhas_processadas = 0, linhas_rejeitadas = 0,
+    leads_criados = 0, leads_atualizados = 0, telefones_criados = 0, emails_criados = 0,
+    avisos = '{}', erros = '[]', updated_at = now()
+WHERE job_id = %(id)s AND (
+    status = 'pendente'
+    OR (status IN ('concluido', 'erro') AND NOT %(only_pending)s)
+    OR (status = 'processando' AND %(force)s
+        AND (%(stale)s::float8 IS NULL OR updated_at < now() - make_interval(secs => %(stale)s))))
+RETURNING job_id, tenant_id, arquivo_origem, arquivo_path, aba;
+
+-- name: job_progress
+UPDATE ingest_jobs SET linhas_processadas = %(done)s, linhas_total = COALESCE(%(total)s, linhas_total),
+    updated_at = now()
+WHERE job_id = %(id)s;
+
+-- name: job_concluido
+UPDATE ingest_jobs SET status = 'concluido', concluido_em = now(), updated_at = now(),
+    aba = %(aba)s, linhas_total = %(total)s, linhas_processadas = %(total)s, linhas_rejeitadas = %(rejeitadas)s,
+    leads_criados = %(leads_criados)s, leads_atualizados = %(leads_atualizados)s,
+    telefones_criados = %(telefones_criados)s, emails_criados = %(emails_criados)s,
+    avisos = %(avisos)s, erros = %(erros)s
+WHERE job_id = %(id)s;
+
+-- name: job_erro
+UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %(mensagem)s, concluido_em = now(), updated_at = now()
+WHERE job_id = %(id)s;
+
+-- name: job_document
+SELECT job_id, tenant_id, status, arquivo_origem, aba, origem, arquivo_sha256, linhas_total,
+       linhas_processadas, linhas_rejeitadas, leads_criados, leads_atualizados, telefones_criados,
+       emails_criados, avisos, erros, mensagem_erro, iniciado_em, concluido_em, created_at
+FROM ingest_jobs WHERE tenant_id = %(tenant)s AND job_id = %(id)s;
+
+-- name: rejects_page
+SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes
+WHERE tenant_id = %(tenant)s AND job_id = %(id)s
+ORDER BY linha, id LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: rejects_all
+SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes
+WHERE tenant_id = %(tenant)s AND job_id = %(id)s
+ORDER BY linha, id;
