@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench dev clean
+.PHONY: install demo test lint format bench dev schema clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/disparo-agenda dev
+
+# sql/schema.sql from the migrations (after adding one; tests/integration/test_schema.py checks it)
+schema: $(STAMP)
+	$(BIN)/disparo-agenda db schema -o sql/schema.sql
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

@@ -53,8 +53,8 @@ def test_concurrent_migrate_is_safe(empty_database_url: str) -> None:
 
 
 def test_changed_applied_migration_is_refused(empty_database_url: str, tmp_path: Path) -> None:
-    for src in sorted(SQL_DIR.glob("[0-9]*.sql")):
-        (tmp_path / src.name).write_text(src.read_text())
+    for m in load_migrations(SQL_DIR):
+        (tmp_path / m.name).write_text(m.sql)
     migrate(empty_database_url, tmp_path)
     first = sorted(tmp_path.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- edited\n")
@@ -68,3 +68,32 @@ def test_failed_migration_leaves_nothing(empty_database_url: str, tmp_path: Path
     with pytest.raises(ConfigError, match="0002_bad.sql falhou"):
         migrate(empty_database_url, tmp_path)
     assert not ({"a", "b", "schema_migrations"} & _tables(empty_database_url))
+
+
+def test_no_migration_found_is_an_error_not_an_empty_run(empty_database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "schema.sql").write_text("CREATE TABLE a (x int);")  # not a migration
+    with pytest.raises(ConfigError, match="nenhuma migração"):
+        migrate(empty_database_url, tmp_path)
+    assert "schema_migrations" not in _tables(empty_database_url)
+
+
+def test_migration_added_below_the_newest_applied_is_refused(empty_database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int);")
+    (tmp_path / "0003_c.sql").write_text("CREATE TABLE c (x int);")
+    assert migrate(empty_database_url, tmp_path) == ["0001_a.sql", "0003_c.sql"]
+    (tmp_path / "0002_b.sql").write_text("CREATE TABLE b (x int);")  # e.g. arrived with a merge
+    (tmp_path / "0004_d.sql").write_text("CREATE TABLE d (x int);")
+    with pytest.raises(
+        ConfigError, match=r"0002_b.sql tem número menor que a última aplicada \(0003_c.sql\)"
+    ):
+        migrate(empty_database_url, tmp_path)
+    assert not ({"b", "d"} & _tables(empty_database_url))  # nothing of the refused run was applied
+
+
+def test_migrations_are_read_from_the_installed_package() -> None:
+    """Not from a path next to the source tree: the `sql` package's own files (see test_wheel.py)."""
+    import sql
+
+    names = [m.name for m in load_migrations()]
+    assert names and names == sorted(names)
+    assert {p.name for p in Path(sql.__file__).parent.glob("[0-9][0-9][0-9][0-9]_*.sql")} == set(names)

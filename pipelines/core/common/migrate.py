@@ -1,23 +1,35 @@
 """Forward-only migrations from sql/NNNN_desc.sql, applied in order inside one transaction.
 
+The files are read from the installed `sql` package (importlib.resources), so a wheel install migrates
+exactly what an editable one does; finding none is an error, never a silent "up to date".
+
 Safe to run from several processes at once: the whole run holds a transaction-level advisory lock,
-so a second runner waits and then finds nothing pending. A file that changed after it was applied is
-refused (its checksum no longer matches), because the database would silently differ from the code.
+so a second runner waits and then finds nothing pending. Refused, because the database would silently
+differ from the code: a file that changed after it was applied (its checksum no longer matches), and a
+pending file numbered below the newest applied one (added "in the past", e.g. by a merge: the databases
+that already went past it would never run it in order).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
-from pipelines.core.common.db import connect
+from pipelines.core.common.db import connect, database_url, with_dbname
 from pipelines.core.common.errors import ConfigError
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "sql"
+SQL_DIR: Traversable = files("sql")
 _LOCK_KEY = 7_310_442_001  # arbitrary, constant: "disparo-agenda migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -33,20 +45,26 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+def load_migrations(sql_dir: Traversable | Path = SQL_DIR) -> list[Migration]:
+    """Every NNNN_desc.sql of the `sql` package (or of `sql_dir`), in order."""
     migrations = []
-    for path in sorted(sql_dir.glob("*.sql")):
-        match = _NAME.match(path.name)
-        if not match:
+    for entry in sorted(sql_dir.iterdir(), key=lambda e: e.name):
+        match = _NAME.match(entry.name)
+        if not match or not entry.is_file():
             continue  # named queries and schema.sql live beside the migrations
-        migrations.append(Migration(match.group(1), path.name, path.read_text(encoding="utf-8")))
+        migrations.append(Migration(match.group(1), entry.name, entry.read_text(encoding="utf-8")))
+    if not migrations:
+        raise ConfigError(
+            f"nenhuma migração (NNNN_desc.sql) encontrada em {sql_dir}; "
+            "o pacote foi instalado sem os arquivos sql/*.sql?"
+        )
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         raise ConfigError(f"duas migrações com o mesmo número em {sql_dir}")
     return migrations
 
 
-def migrate(url: str | None = None, sql_dir: Path = SQL_DIR) -> list[str]:
+def migrate(url: str | None = None, sql_dir: Traversable | Path = SQL_DIR) -> list[str]:
     """Apply pending migrations; returns the names applied (empty when up to date)."""
     migrations = load_migrations(sql_dir)
     with connect(url) as conn:
@@ -70,10 +88,16 @@ def migrate(url: str | None = None, sql_dir: Path = SQL_DIR) -> list[str]:
                         f"a migração {m.name} já aplicada foi alterada (checksum diferente); "
                         "crie uma nova migração em vez de editar uma aplicada"
                     )
+            pending = [m for m in migrations if m.version not in applied]
+            newest = max(applied, default=None)
+            late = [m.name for m in pending if newest is not None and m.version < newest]
+            if late:
+                raise ConfigError(
+                    f"a migração {late[0]} tem número menor que a última aplicada ({applied[newest]['nome']}); "
+                    "renumere-a para depois da última (migrações só andam para a frente)"
+                )
             names = []
-            for m in migrations:
-                if m.version in applied:
-                    continue
+            for m in pending:
                 try:
                     conn.execute(m.sql.encode())
                 except psycopg.Error as exc:
@@ -86,3 +110,55 @@ def migrate(url: str | None = None, sql_dir: Path = SQL_DIR) -> list[str]:
                 )
                 names.append(m.name)
     return names
+
+
+SCHEMA_HEADER = """\
+-- The whole schema the migrations (sql/NNNN_desc.sql) build, for reading and review: generated, never edited.
+-- Regenerate after adding a migration: `make schema` (disparo-agenda db schema -o sql/schema.sql).
+-- tests/integration/test_schema.py fails when this file and the migrations disagree.
+-- Databases are created and upgraded by `disparo-agenda db migrate`, never from this file.
+"""
+
+
+def _pg_dump() -> str:
+    """pg_dump of the embedded server's binaries (pgserver ships them), else the one on PATH."""
+    try:
+        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+
+        path = POSTGRES_BIN_PATH / "pg_dump"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("pg_dump")
+    if found is None:
+        raise ConfigError("pg_dump não encontrado (nem no pgserver nem no PATH)")
+    return found
+
+
+def dump_schema(url: str | None = None) -> str:
+    """The schema the migrations build, as SQL: every migration applied to a scratch database on the same
+    server, dumped with `pg_dump --schema-only` (without owners, grants and the migrations' own table)."""
+    server = url or database_url()
+    name = f"schema_dump_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        scratch = with_dbname(server, name)
+        migrate(scratch)
+        run = subprocess.run(
+            [_pg_dump(), "--schema-only", "--no-owner", "--no-privileges",
+             "--exclude-table=public.schema_migrations", "--dbname", scratch],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    if run.returncode != 0:
+        first = (run.stderr.strip().splitlines() or ["sem mensagem"])[0]
+        raise ConfigError(f"pg_dump falhou: {first}")
+    # The versions that produced the dump change with the machine, not with the schema.
+    lines = [
+        line for line in run.stdout.splitlines() if not line.startswith(("-- Dumped from", "-- Dumped by"))
+    ]
+    return SCHEMA_HEADER + "\n".join(lines).strip() + "\n"
