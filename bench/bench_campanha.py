@@ -128,8 +128,8 @@ def naive(conn: psycopg.Connection, tenant, limit: int) -> float:
         ).fetchall()
         for lead in leads:
             tel = conn.execute(
-                "SELECT telefone_id, telefone FROM lead_telefones WHERE tenant_id = %s AND lead_id = %s "
-                "AND valido_para_disparo AND tipo_origem = 'celular' ORDER BY telefone_principal DESC LIMIT 1",
+                "SELECT telefone_id, telefone FROM telefones_whatsapp WHERE tenant_id = %s AND lead_id = %s "
+                "ORDER BY telefone_principal DESC LIMIT 1",
                 (tenant.id, lead["lead_id"]),
             ).fetchone()
             if (

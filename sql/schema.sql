@@ -615,6 +615,29 @@ CREATE TABLE public.optouts (
 
 
 --
+-- Name: telefones_whatsapp; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.telefones_whatsapp WITH (security_invoker='true') AS
+ SELECT telefone_id,
+    tenant_id,
+    lead_id,
+    telefone,
+    telefone_principal,
+    tipo_origem,
+    data_criacao
+   FROM public.lead_telefones
+  WHERE (valido_para_disparo AND ((tipo_origem = 'celular'::text) OR ((tipo_origem = 'nao_classificado'::text) AND (length(telefone) = 14) AND (substr(telefone, 6, 1) = '9'::text))));
+
+
+--
+-- Name: VIEW telefones_whatsapp; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.telefones_whatsapp IS 'Telefones que podem receber WhatsApp: válidos para disparo e celulares (ver sql/0016_telefones_whatsapp.sql).';
+
+
+--
 -- Name: templates; Type: TABLE; Schema: public; Owner: -
 --
 

@@ -38,17 +38,17 @@ WHERE tenant_id = %(t)s AND campanha_id = %(c)s AND status = 'pendente';
 
 -- Audience filters on leads `l` (com_celular / com_email).
 -- name: filtro_tem_celular
-EXISTS (SELECT 1 FROM lead_telefones x WHERE x.tenant_id = l.tenant_id AND x.lead_id = l.lead_id
-        AND x.valido_para_disparo AND x.tipo_origem = 'celular');
+EXISTS (SELECT 1 FROM telefones_whatsapp x WHERE x.tenant_id = l.tenant_id AND x.lead_id = l.lead_id);
 
 -- name: filtro_tem_email
 EXISTS (SELECT 1 FROM lead_emails x WHERE x.tenant_id = l.tenant_id AND x.lead_id = l.lead_id
         AND x.valido_para_disparo);
 
--- The destination of each lead on the campaign's channel: its principal valid mobile / e-mail.
+-- The destination of each lead on the campaign's channel: its principal phone that may get a WhatsApp
+-- (telefones_whatsapp, sql/0016_telefones_whatsapp.sql) / its principal valid e-mail.
 -- name: destino_whatsapp
 SELECT DISTINCT ON (lead_id) lead_id, telefone_id AS dest_id, telefone AS destino
-FROM lead_telefones WHERE tenant_id = %(t)s AND valido_para_disparo AND tipo_origem = 'celular'
+FROM telefones_whatsapp WHERE tenant_id = %(t)s
 ORDER BY lead_id, telefone_principal DESC, data_criacao, telefone_id;
 
 -- name: destino_email

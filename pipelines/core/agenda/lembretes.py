@@ -81,8 +81,8 @@ FROM (
            'o lead não tem telefone nem e-mail válido (ou pediu para não ser contatado)'
     FROM agendamentos a JOIN tenants t ON t.id = a.tenant_id
     LEFT JOIN LATERAL (
-        SELECT p.telefone FROM lead_telefones p
-        WHERE p.tenant_id = a.tenant_id AND p.lead_id = a.lead_id AND p.valido_para_disparo
+        SELECT p.telefone FROM telefones_whatsapp p  -- phones that may get a WhatsApp (sql/0016)
+        WHERE p.tenant_id = a.tenant_id AND p.lead_id = a.lead_id
           AND NOT EXISTS (SELECT 1 FROM optouts o
                           WHERE o.tenant_id = p.tenant_id AND o.canal = 'whatsapp' AND o.destino = p.telefone)
         ORDER BY p.telefone_principal DESC, p.data_criacao, p.telefone LIMIT 1

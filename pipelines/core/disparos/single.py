@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from pipelines.core.common.convert import iso_utc, parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.common.idempotency import request_digest, run_idempotent
+from pipelines.core.common.queries import query
 from pipelines.core.disparos import templates as tpl
 from pipelines.core.send.mcp import check_canal
 from pipelines.core.tenancy.tenants import Tenant
@@ -105,22 +106,11 @@ def _destination(
     """(id, address) of the phone/e-mail to use: the given one, checked, or the lead's principal valid one."""
     field = req["dest_field"]
     if req["canal"] == "whatsapp":
-        base = (
-            "SELECT telefone_id AS id, telefone AS destino, valido_para_disparo, tipo_origem "
-            "FROM lead_telefones WHERE tenant_id = %s AND lead_id = %s"
-        )
-        best = " AND valido_para_disparo AND tipo_origem <> 'fixo' ORDER BY telefone_principal DESC, " \
-            "(tipo_origem = 'celular') DESC, data_criacao, telefone_id LIMIT 1"  # fmt: skip
-        what = "telefone"
+        what, padrao, escolhido = "telefone", "telefone_padrao", "telefone_escolhido"
     else:
-        base = (
-            "SELECT email_id AS id, email AS destino, valido_para_disparo, NULL AS tipo_origem "
-            "FROM lead_emails WHERE tenant_id = %s AND lead_id = %s"
-        )
-        best = " AND valido_para_disparo ORDER BY email_principal DESC, data_criacao, email_id LIMIT 1"
-        what = "e-mail"
+        what, padrao, escolhido = "e-mail", "email_padrao", "email_escolhido"
     if req["dest_id"] is None:
-        row = conn.execute(base + best, (tenant_id, lead_id)).fetchone()
+        row = conn.execute(query("disparos", padrao), {"t": tenant_id, "l": lead_id}).fetchone()
         if row is None:
             raise ValidationError(
                 f"o lead não tem {what} válido para disparo no canal {req['canal']}", field=field
@@ -130,14 +120,17 @@ def _destination(
         dest_id = UUID(str(req["dest_id"]))
     except ValueError:
         raise ValidationError(f"{field} inválido: {req['dest_id']!r} não é um UUID", field=field) from None
-    column = "telefone_id" if req["canal"] == "whatsapp" else "email_id"
-    row = conn.execute(base + f" AND {column} = %s", (tenant_id, lead_id, dest_id)).fetchone()
+    row = conn.execute(query("disparos", escolhido), {"t": tenant_id, "l": lead_id, "id": dest_id}).fetchone()
     if row is None:
         raise ValidationError(f"{field} {dest_id} não pertence a este lead", field=field)
     if not row["valido_para_disparo"]:
         raise ValidationError(f"o {what} {row['destino']} não é válido para disparo", field=field)
     if row["tipo_origem"] == "fixo":
         raise ValidationError(f"o telefone {row['destino']} é fixo e não recebe WhatsApp", field=field)
+    if not row["recebe_whatsapp"]:
+        raise ValidationError(
+            f"o telefone {row['destino']} não é reconhecido como celular e não recebe WhatsApp", field=field
+        )
     return row["id"], row["destino"]
 
 

@@ -153,12 +153,12 @@ def reject_reasons(
 
 
 def contact_stats(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, int]:
-    """Leads last written by this job, and how many have at least one phone or e-mail fit to send to."""
+    """Leads last written by this job, and how many have at least one phone (that may get a WhatsApp:
+    telefones_whatsapp) or e-mail fit to send to."""
     return conn.execute(
         """SELECT count(*)::int AS leads,
-                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM lead_telefones p
-                                                 WHERE p.tenant_id = l.tenant_id AND p.lead_id = l.lead_id
-                                                   AND p.valido_para_disparo)
+                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM telefones_whatsapp p
+                                                 WHERE p.tenant_id = l.tenant_id AND p.lead_id = l.lead_id)
                                       OR EXISTS (SELECT 1 FROM lead_emails e
                                                  WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.lead_id
                                                    AND e.valido_para_disparo))::int AS com_contato
