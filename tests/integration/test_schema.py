@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from pipelines.core.common.migrate import SCHEMA_HEADER, dump_schema
+
 STALE = "sql/schema.sql está desatualizado em relação às migrações: rode `make schema`"
 
 # Each query lists one kind of object of the public schema as comparable rows (no oids, no attnums).
@@ -89,8 +91,9 @@ def _differences(a: dict[str, set[tuple[Any, ...]]], b: dict[str, set[tuple[Any,
     }  # fmt: skip
 
 
-def _load_schema_sql(url: str, extra: str = "") -> None:
-    text = (files("sql") / "schema.sql").read_text(encoding="utf-8")
+def _load_schema_sql(url: str, extra: str = "", text: str | None = None) -> None:
+    if text is None:
+        text = (files("sql") / "schema.sql").read_text(encoding="utf-8")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(text.encode())
         if extra:
@@ -118,3 +121,16 @@ def test_a_schema_difference_is_seen(database_url: str, empty_database_url: str,
     """The comparison is not blind: one change on the schema.sql side shows up."""
     _load_schema_sql(empty_database_url, change)
     assert _differences(catalog(database_url), catalog(empty_database_url)) != {}
+
+
+def test_the_generator_writes_a_schema_that_matches(
+    pg_server_url: str, database_url: str, empty_database_url: str
+) -> None:
+    """`make schema` (dump_schema) builds what the migrations build, and leaves no scratch database behind."""
+    text = dump_schema(pg_server_url)
+    assert text.startswith(SCHEMA_HEADER) and "schema_migrations" not in text and "-- Dumped by" not in text
+    _load_schema_sql(empty_database_url, text=text)
+    assert _differences(catalog(database_url), catalog(empty_database_url)) == {}
+    with psycopg.connect(pg_server_url) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'schema_dump_%'").fetchall()
+    assert left == []
