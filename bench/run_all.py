@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ["bench.bench_ingest", "bench.bench_send", "bench.bench_campanha"]
+BENCHES = ["bench.bench_ingest", "bench.bench_send", "bench.bench_campanha", "bench.bench_inbox"]
 
 
 def main() -> int:

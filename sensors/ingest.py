@@ -9,26 +9,34 @@ import json
 import dagster as dg
 
 from assets.ingest import ingest_partitions
+from pipelines.core.ingest.inbox import WATCH_S, scan_inbox
 from pipelines.core.ingest.runs import pending_api_jobs
-from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key, scan_inbox
+from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
 from pipelines.dagster_common import INGEST_JOB_TAG, INGEST_TAGS, SOURCE_TAG, TENANT_TAG
 from pipelines.jobs.ingest import JOB_NAME
 from pipelines.resources import PostgresResource, SettingsResource
 
+# The daemon evaluates sensors at most every 5 s whatever the interval says (dagster's sensor loop), so
+# each tick watches the folder for a few seconds: a finished file is taken within ~1 s of its last write
+# while the tick watches, and within ~STABLE_S of the next tick otherwise.
+INBOX_WATCH_S = WATCH_S
+
 
 @dg.sensor(
     job_name=JOB_NAME,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Planilhas soltas em inbox/<tenant>/: espera o arquivo parar de crescer, cria o job, "
-    "move o arquivo para processados/ e dispara a ingestão (run key = sha256 do conteúdo).",
+    description="Planilhas soltas em inbox/<tenant>/: espera o arquivo terminar de ser escrito (tamanho e "
+    "data estáveis por 1 s; .xlsx/.ods com o zip completo), cria o job, move o arquivo para processados/ "
+    "e dispara a ingestão (run key = sha256 do conteúdo).",
 )
 def inbox_ingest_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, settings: SettingsResource
 ) -> dg.SensorResult:
-    # Cursor: files seen last time with their size/mtime (a file is taken once unchanged across two
-    # evaluations) and the newest mtime/name taken. Taken files leave the folder; the content hash
-    # as run key and the job table are what guarantee a file is never ingested twice.
+    # Cursor: files still being watched with their size/mtime and when they were first seen so (a file
+    # unchanged since the previous tick is known stable at once), and the newest mtime/name taken.
+    # Taken files leave the folder; the content hash as run key and the job table are what guarantee a
+    # file is never ingested twice.
     state = json.loads(context.cursor) if context.cursor else {}
     with postgres.connection() as conn:
         scan = scan_inbox(
@@ -36,6 +44,7 @@ def inbox_ingest_sensor(
             settings.get(),
             observed=state.get("observados"),
             newest=state.get("ultimo"),
+            watch_s=INBOX_WATCH_S,
             log_fn=context.log.info,
         )
     cursor = json.dumps({"observados": scan.observed, "ultimo": scan.newest}, sort_keys=True)
@@ -48,13 +57,7 @@ def inbox_ingest_sensor(
         for a in scan.accepted
     ]
     if not requests:
-        waiting = len(scan.observed)
-        return dg.SensorResult(
-            skip_reason=f"nenhum arquivo pronto ({waiting} aguardando estabilizar)"
-            if waiting
-            else "inbox vazia",
-            cursor=cursor,
-        )
+        return dg.SensorResult(skip_reason=scan.summary(), cursor=cursor)
     return dg.SensorResult(
         run_requests=requests,
         cursor=cursor,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from api_lite.deps import ConnDep, TenantDep
+from pipelines.core.common.settings import Settings
 from pipelines.core.disparos import single as disparos
 
 log = logging.getLogger("api_lite.disparos")
@@ -138,6 +139,8 @@ def create_disparo(
         response.status_code = 200
     if result.get("imediato") and result["status"] == "pendente":
         immediate_sender(request.app).submit(result["disparo_id"])  # already committed
+    if aviso := disparos.delivery_warning(Settings.from_env(), body.canal):
+        response.headers[disparos.WARNING_HEADER] = disparos.header_safe(aviso)  # nothing will be sent
     return {k: result[k] for k in ("disparo_id", "status", "data_agendado")}
 
 

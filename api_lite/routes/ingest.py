@@ -269,6 +269,18 @@ async def post_xlsx(
 # --- job status and rejects -----------------------------------------------------------------------
 
 
+@router.get("/jobs", summary="Jobs de ingestão do tenant, mais novos primeiro (CLI, API, inbox ou Dagster)")
+def list_jobs(
+    tenant: TenantDep,
+    conn: ConnDep,
+    status: Literal["pendente", "processando", "concluido", "erro"] | None = Query(None),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    items, total = ingest_core.list_jobs(conn, tenant.id, status=status, limit=limit, offset=offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
 @router.get("/jobs/{job_id}", summary="Status e estatísticas de um job de ingestão")
 def get_job(job_id: str, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
     return ingest_core.job_document(conn, tenant.id, parse_uuid(job_id, "job de ingestão"))

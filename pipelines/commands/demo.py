@@ -38,6 +38,7 @@ def _demo(args: argparse.Namespace) -> int:
     from pipelines.core.disparos.campanhas import create_campanha, get_campanha
     from pipelines.core.disparos.templates import create_template, find_template
     from pipelines.core.ingest import create_job, run_job
+    from pipelines.core.ingest.inbox import tenant_inbox
     from pipelines.core.send.engine import send_due
     from pipelines.core.tenancy import tenants
     from pipelines.mcp_sim import SimConfig, run_in_thread
@@ -140,18 +141,23 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         sim.stop()
 
+    inbox = tenant_inbox(settings, args.tenant)
     print(
         f"""
-Pronto. Próximos passos:
+Pronto. Próximos passos, nesta ordem:
   chave de API do tenant {args.tenant!r} (mostrada uma vez): {key}
 
-  .venv/bin/disparo-agenda dev                 # UI do Dagster em http://127.0.0.1:3000 e API em :8000
-  .venv/bin/disparo-agenda mcp-sim --port 8100 # simulador MCP (dublê) para envios locais
-  export MCP_WHATSAPP_ENDPOINT=http://127.0.0.1:8100 MCP_EMAIL_ENDPOINT=http://127.0.0.1:8100
-
-  curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/leads?limit=5
-  curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/ingest/leads/jobs/{job_id}
-  .venv/bin/disparo-agenda ingest minha_planilha.xlsx --tenant {args.tenant}
+  1. Suba tudo (UI do Dagster, daemon, API e o simulador MCP como destino dos envios) num terminal;
+     Ctrl-C para parar:
+       .venv/bin/disparo-agenda dev --mcp-sim
+  2. Noutro terminal, quando a API responder (http://127.0.0.1:8000/health):
+       curl -H 'Authorization: Bearer {key}' 'http://127.0.0.1:8000/leads?limit=5'
+       curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/ingest/leads/jobs
+  3. Solte uma planilha na inbox do tenant; o Dagster a ingere em segundos:
+       cp minha_planilha.xlsx {inbox}/
+       .venv/bin/disparo-agenda ingest list --tenant {args.tenant}
+     (ou ingira direto, sem o Dagster: .venv/bin/disparo-agenda ingest minha_planilha.xlsx --tenant {args.tenant})
+  4. UI do Dagster: http://127.0.0.1:3000 (runs, sensores, checks da ingestão)
 """
     )
     return 0

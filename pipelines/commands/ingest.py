@@ -1,4 +1,5 @@
-"""`ingest FILE --tenant SLUG [--sheet Leads] [--json]`: synchronous ingest with a progress bar on stderr."""
+"""`ingest FILE --tenant SLUG [--sheet Leads] [--json]`: synchronous ingest with a progress bar on stderr;
+`ingest list [--tenant SLUG] [--status S] [--json]`: ingest jobs, however they were started."""
 
 from __future__ import annotations
 
@@ -13,20 +14,49 @@ from pipelines.core.common.errors import ValidationError
 from pipelines.core.common.filestore import store_file
 from pipelines.core.common.settings import Settings
 from pipelines.core.ingest import check_supported, create_job, run_job
+from pipelines.core.ingest.jobs import STATUSES, list_jobs
 from pipelines.core.tenancy import tenants
 
 ORDER = 3
 
 
+USAGE = """disparo-agenda ingest ARQUIVO --tenant SLUG [--sheet ABA] [--json]
+       disparo-agenda ingest list [--tenant SLUG] [--status S] [--limit N] [--json]"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="ingere uma planilha de leads (.xlsx, .xlsm, .xls, .ods, .csv)")
-    p.add_argument("file", metavar="ARQUIVO")
-    p.add_argument("--tenant", required=True, metavar="SLUG")
-    p.add_argument("--sheet", default="Leads", metavar="ABA", help="aba da planilha (padrão: Leads)")
-    p.add_argument(
-        "--json", action="store_true", help="imprime o documento do job (como GET /ingest/leads/jobs/{id})"
+    p = sub.add_parser(
+        "ingest",
+        help="ingere uma planilha de leads (.xlsx, .xlsm, .xls, .ods, .csv); `ingest list` lista os jobs",
+        usage=USAGE,
+        description="Ingere uma planilha agora (ARQUIVO; um arquivo chamado 'list' vai como ./list) ou "
+        "lista os jobs de ingestão, venham da CLI, da API, da inbox ou do Dagster (list).",
     )
-    p.set_defaults(func=_ingest)
+    p.add_argument("alvo", nargs="+", metavar="ARQUIVO | list")
+    p.add_argument("--tenant", metavar="SLUG", help="obrigatório ao ingerir; em list, filtra")
+    p.add_argument("--sheet", default="Leads", metavar="ABA", help="aba da planilha (padrão: Leads)")
+    p.add_argument("--status", choices=STATUSES, help="list: só jobs neste status")
+    p.add_argument("--limit", type=int, default=50, help="list: quantos jobs (padrão 50)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="ingerir: o documento do job (como GET /ingest/leads/jobs/{id}); list: a lista em JSON",
+    )
+    p.set_defaults(func=_dispatch)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    action, *rest = args.alvo
+    if action == "list":
+        if rest:
+            raise ValidationError(f"argumento a mais para `ingest list`: {' '.join(rest)}")
+        return _list(args)
+    if rest:
+        raise ValidationError(f"um arquivo por vez: {' '.join(args.alvo)}", field="arquivo")
+    if not args.tenant:
+        raise ValidationError("informe o tenant: --tenant SLUG", field="tenant")
+    args.file = action
+    return _ingest(args)
 
 
 class ProgressBar:
@@ -82,4 +112,30 @@ def _ingest(args: argparse.Namespace) -> int:
     if doc["status"] != "concluido":
         print(f"erro: job {doc['job_id']} falhou: {doc['mensagem_erro']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        tenant_id = tenants.get_tenant_by_slug(conn, args.tenant).id if args.tenant else None
+        docs, total = list_jobs(conn, tenant_id, status=args.status, limit=args.limit)
+    if args.json:
+        print(json.dumps({"items": docs, "total": total}, ensure_ascii=False, indent=2))
+        return 0
+    if not docs:
+        print("nenhum job de ingestão" + (f" com status {args.status}" if args.status else ""))
+        return 0
+    for doc in docs:
+        linhas = (
+            f"{doc['linhas_processadas']}/{doc['linhas_total'] if doc['linhas_total'] is not None else '?'}"
+        )
+        who = f"{doc['tenant']:<12} " if "tenant" in doc else ""
+        print(
+            f"{doc['criado_em']}  {who}{doc['status']:<11} {doc['origem']:<7} {linhas:>13} linhas  "
+            f"{doc['job_id']}  {doc['arquivo_origem']}"
+        )
+        if doc["mensagem_erro"]:
+            print(f"    erro: {doc['mensagem_erro']}")
+    if total > len(docs):
+        print(f"({len(docs)} de {total}; use --limit para ver mais)")
     return 0

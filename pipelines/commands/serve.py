@@ -1,4 +1,13 @@
-"""`serve` (api_lite alone) and `dev` (Dagster webserver + daemon + api_lite)."""
+"""`serve` (api_lite alone) and `dev` (the whole local stack: Dagster webserver + daemon + code server,
+api_lite and, with --mcp-sim, the MCP simulator wired as the endpoints).
+
+`dev` starts each child in a session of its own, so a child and everything it starts (Dagster's
+webserver, daemon, code server and run workers) form one process group: SIGINT or SIGTERM to `dev`
+sends SIGINT to every group (the signal Dagster and uvicorn shut down gracefully on), and whatever is
+still running after STOP_GRACE_S is killed — all within STOP_KILL_S. psutil finds the descendants
+(also one that left its group) and tells an exited one from a zombie nobody reaps. Kept over a Procfile runner such as
+honcho, which stops children with SIGTERM only (Dagster's graceful path is SIGINT) and adds a
+multiprocessing layer per child; this is one small class."""
 
 from __future__ import annotations
 
@@ -7,8 +16,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+import httpx
+import psutil
 
 from pipelines.core.common.db import database_url
 from pipelines.core.common.migrate import migrate
@@ -16,6 +30,8 @@ from pipelines.core.common.settings import Settings
 
 ORDER = 10
 ROOT = Path(__file__).resolve().parents[2]
+STOP_GRACE_S = 4.0  # SIGINT, then this long for a graceful exit
+STOP_KILL_S = 6.0  # then SIGKILL; every child is gone by this deadline
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +40,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("dev", help="sobe tudo: Dagster (UI + daemon) e a API; Ctrl-C para tudo")
+    p = sub.add_parser(
+        "dev",
+        help="sobe tudo: Dagster (UI, daemon, code server) e a API; com --mcp-sim, o simulador MCP; "
+        "Ctrl-C (ou SIGTERM) para tudo",
+    )
     p.add_argument("--port", type=int, default=3000, help="porta da UI do Dagster")
     p.add_argument("--api-port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--mcp-sim",
+        action="store_true",
+        help="sobe também o simulador MCP (dublê de teste) e aponta MCP_*_ENDPOINT para ele",
+    )
+    p.add_argument("--mcp-sim-port", type=int, default=8100)
     p.set_defaults(func=_dev)
+
+
+def sending_banner(settings: Settings) -> list[str]:
+    """Lines telling whether disparos will be sent, one warning per channel without an MCP endpoint."""
+    from pipelines.core.disparos.single import channels_without_endpoint, delivery_warning
+
+    missing = channels_without_endpoint(settings)
+    if not missing:
+        return ["envio: endpoints MCP configurados para whatsapp e email"]
+    lines = [f"ATENÇÃO: {delivery_warning(settings, canal)}" for canal in missing]
+    lines.append("         (para envios locais: `disparo-agenda dev --mcp-sim`, o simulador MCP)")
+    return lines
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -37,18 +75,108 @@ def _serve(args: argparse.Namespace) -> int:
     from api_lite.main import create_app
 
     migrate()
+    print(f"API: http://{args.host}:{args.port}/docs", file=sys.stderr)
+    for line in sending_banner(Settings.from_env()):
+        print(line, file=sys.stderr)
+    sys.stderr.flush()
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
     return 0
 
 
 def dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME, default ./.data/dagster, with a dagster.yaml that queues runs and caps them per channel."""
+    """DAGSTER_HOME, default <home>/dagster. The default one's dagster.yaml is the shipped
+    deploy/dagster.local.yaml (rewritten, so it follows the product's updates); a DAGSTER_HOME the user
+    chose keeps its own file, written only when missing."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text((ROOT / "deploy" / "dagster.local.yaml").read_text())
+    shipped = (ROOT / "deploy" / "dagster.local.yaml").read_text()
+    user_chose = bool(os.environ.get("DAGSTER_HOME"))
+    if not cfg.exists() or (not user_chose and cfg.read_text() != shipped):
+        cfg.write_text(shipped)
     return home
+
+
+class ProcessStack:
+    """Child processes, each the leader of its own process group; stopped all together."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, argv: Sequence[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(list(argv), env=self.env, cwd=ROOT, start_new_session=True)
+        self.children.append((name, proc))
+        return proc
+
+    def exited(self) -> tuple[str, int] | None:
+        """(name, exit code) of a child that stopped on its own, if any."""
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                return name, proc.returncode
+        return None
+
+    def _tree(self) -> list[psutil.Process]:
+        """Every process started here, children and their descendants, as they are now."""
+        found = []
+        for _, proc in self.children:
+            try:
+                top = psutil.Process(proc.pid)
+                found += [top, *top.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
+    def _signal(self, procs: list[psutil.Process], sig: int) -> None:
+        for _, proc in self.children:
+            try:
+                os.killpg(proc.pid, sig)  # the whole group, including what started since the snapshot
+            except (ProcessLookupError, PermissionError):
+                pass
+        for p in procs:  # and any descendant that left its group
+            try:
+                p.send_signal(sig)
+            except psutil.Error:
+                pass
+
+    def _wait_gone(self, procs: list[psutil.Process], until: float) -> list[psutil.Process]:
+        alive = procs
+        while True:
+            for _, proc in self.children:
+                proc.poll()  # reap our own children
+            alive = [p for p in alive if _running(p)]
+            if not alive or time.monotonic() >= until:
+                return alive
+            time.sleep(0.05)
+
+    def stop(self, grace_s: float = STOP_GRACE_S, kill_s: float = STOP_KILL_S) -> None:
+        started = time.monotonic()
+        procs = self._tree()
+        self._signal(procs, signal.SIGINT)
+        alive = self._wait_gone(procs, started + grace_s)
+        if alive:
+            self._signal(alive, signal.SIGKILL)
+            self._wait_gone(alive, started + kill_s)
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie (an orphaned zombie's parent may never reap it)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_http(url: str, timeout_s: float, stop: threading.Event) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.3)
+    return False
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -56,46 +184,57 @@ def _dev(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url(settings)  # one server for every child process
     env["DAGSTER_HOME"] = str(dagster_home(settings))
-    env.setdefault("DISPARO_AGENDA_HOME", str(settings.home))
+    env["DISPARO_AGENDA_HOME"] = str(settings.home)
     env.setdefault("DISPARO_AGENDA_INGEST_INLINE", "0")  # under dev, the Dagster sensor runs API uploads
     migrate(env["DATABASE_URL"])
     bin_dir = Path(sys.executable).parent
-    procs = [
-        subprocess.Popen(
-            [
-                str(bin_dir / "dagster"),
-                "dev",
-                "-w",
-                str(ROOT / "workspace.yaml"),
-                "-h",
-                args.host,
-                "-p",
-                str(args.port),
-            ],
-            env=env,
-            cwd=ROOT,
-        ),
-        subprocess.Popen(
-            [str(bin_dir / "disparo-agenda"), "serve", "--port", str(args.api_port), "--host", args.host],
-            env=env,
-            cwd=ROOT,
-        ),
-    ]
-    print(
-        f"Dagster UI: http://{args.host}:{args.port}   API: http://{args.host}:{args.api_port}/docs   (Ctrl-C para parar)"
-    )
+    cli = str(bin_dir / "disparo-agenda")
+    stack = ProcessStack(env)
+
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+        if args.mcp_sim:
+            sim_url = f"http://{args.host}:{args.mcp_sim_port}"
+            for name in ("MCP_WHATSAPP_ENDPOINT", "MCP_EMAIL_ENDPOINT", "MCP_CALENDAR_ENDPOINT"):
+                env[name] = sim_url
+            stack.start(
+                "simulador MCP", [cli, "mcp-sim", "--host", args.host, "--port", str(args.mcp_sim_port)]
+            )
+            if not _wait_http(f"{sim_url}/sim/stats", 30, stop) and not stop.is_set():
+                print(f"erro: o simulador MCP não respondeu em {sim_url}", file=sys.stderr)
+                return 1
+        stack.start("Dagster", [str(bin_dir / "dg"), "dev", "-w", str(ROOT / "workspace.yaml"),
+                                "-h", args.host, "-p", str(args.port)])  # fmt: skip
+        stack.start("API", [cli, "serve", "--host", args.host, "--port", str(args.api_port)])
+        api = f"http://{args.host}:{args.api_port}"
+        if _wait_http(f"{api}/health", 120, stop):
+            lines = [
+                f"API: {api}/docs",
+                f"Dagster UI: http://{args.host}:{args.port} (leva alguns segundos para subir)",
+            ]
+            if args.mcp_sim:
+                lines.append(f"simulador MCP (dublê de teste): http://{args.host}:{args.mcp_sim_port}")
+            lines += sending_banner(Settings.from_mapping(env))
+            lines.append("Ctrl-C para parar tudo")
+            print("\n".join(lines), file=sys.stderr, flush=True)
+        elif not stop.is_set():
+            print(
+                f"aviso: a API ainda não respondeu em {api}/health; veja as mensagens acima", file=sys.stderr
+            )
+        while not stop.wait(0.5):
+            ended = stack.exited()
+            if ended is not None:
+                print(f"erro: {ended[0]} parou (código {ended[1]}); parando o resto", file=sys.stderr)
+                return 1
+        return 0
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return 0
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

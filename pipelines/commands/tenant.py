@@ -75,14 +75,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from pipelines.core.common.settings import Settings
+    from pipelines.core.ingest.inbox import tenant_inbox
+
     with connection() as conn:
         tenant, key = tenants.create_tenant(conn, args.slug, args.nome, timezone=args.timezone)
+    inbox = tenant_inbox(Settings.from_env(), tenant.slug)  # the drop folder the inbox sensor watches
     if args.json:
         print(json.dumps({"tenant_id": str(tenant.id), "slug": tenant.slug, "api_key": key}))
     else:
         print(f"tenant_id: {tenant.id}")
         print(f"slug:      {tenant.slug}")
         print(f"api_key:   {key}")
+        print(f"inbox:     {inbox}  (planilhas soltas aqui são ingeridas)")
         print("guarde a chave agora: ela não será mostrada de novo")
     return 0
 

@@ -98,6 +98,21 @@ SELECT job_id, tenant_id, status, arquivo_origem, aba, origem, arquivo_sha256, l
        emails_criados, avisos, erros, mensagem_erro, iniciado_em, concluido_em, created_at
 FROM ingest_jobs WHERE tenant_id = %(tenant)s AND job_id = %(id)s;
 
+-- Jobs of one tenant (every tenant's when tenant is NULL, the operator's view), newest first.
+-- name: jobs_page
+SELECT j.job_id, j.tenant_id, t.slug, j.status, j.arquivo_origem, j.aba, j.origem, j.arquivo_sha256,
+       j.linhas_total, j.linhas_processadas, j.linhas_rejeitadas, j.leads_criados, j.leads_atualizados,
+       j.telefones_criados, j.emails_criados, j.avisos, j.erros, j.mensagem_erro, j.iniciado_em,
+       j.concluido_em, j.created_at
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE (%(tenant)s::uuid IS NULL OR j.tenant_id = %(tenant)s) AND (%(status)s::text IS NULL OR j.status = %(status)s)
+ORDER BY j.created_at DESC, j.job_id
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: jobs_count
+SELECT count(*) AS n FROM ingest_jobs j
+WHERE (%(tenant)s::uuid IS NULL OR j.tenant_id = %(tenant)s) AND (%(status)s::text IS NULL OR j.status = %(status)s);
+
 -- name: rejects_page
 SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes
 WHERE tenant_id = %(tenant)s AND job_id = %(id)s

@@ -1,23 +1,19 @@
-"""The ingest asset (a dynamic partition per job, metadata, checks, backfill re-ingest) and both
-sensors, against a real database, a temporary file store and a test Dagster instance."""
+"""The ingest asset (a dynamic partition per job, metadata, checks, backfill re-ingest) and the sensor
+of pending jobs, against a real database, a temporary file store and a test Dagster instance."""
 
 from __future__ import annotations
 
 import io
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pytest
 
 from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, IngestConfig, leads_ingest
 from pipelines.core.common.settings import Settings
 from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
 from pipelines.dagster_common import KIND_TAG, SOURCE_TAG
-from pipelines.resources import PostgresResource, SettingsResource
-from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
+from sensors.ingest import api_ingest_jobs_sensor
 
 ROWS = [
     ["1", "Alfa Comércio Ltda", "11 98765-4321", "contato@alfa.com.br"],
@@ -39,26 +35,6 @@ def _xlsx(rows: list[list[str]] = ROWS) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DISPARO_AGENDA_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def resources(database_url: str, home: Path) -> dict[str, Any]:
-    return {
-        "postgres": PostgresResource(database_url=database_url),
-        "settings": SettingsResource(home=str(home)),
-    }
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
 
 
 def _api_job(conn, tenant, content: bytes, name: str = "Leads Organizados.xlsx", origem: str = "api"):
@@ -157,97 +133,6 @@ def test_a_bad_file_fails_the_run_and_the_job_says_why(conn, tenant, resources, 
         "SELECT status, mensagem_erro FROM ingest_jobs WHERE job_id = %s", (job_id,)
     ).fetchone()
     assert job["status"] == "erro" and job["mensagem_erro"]
-
-
-def _drop(home: Path, slug: str, name: str, content: bytes, age: float = 10) -> Path:
-    path = home / "inbox" / slug / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    old = time.time() - age
-    os.utime(path, (old, old))
-    return path
-
-
-def _tick(instance, resources, cursor: str | None):
-    return inbox_ingest_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
-
-
-def test_inbox_sensor_waits_for_stable_files_and_never_takes_one_twice(
-    conn, tenant, home, resources, instance
-) -> None:
-    import hashlib
-
-    content = _xlsx()
-    _drop(home, "acme", "Leads.xlsx", content)
-    _drop(home, "acme", "~$Leads.xlsx", b"lock")  # Excel's lock file: ignored
-    _drop(home, "ninguem", "Leads.xlsx", content)  # no such tenant: skipped with a reason, left alone
-
-    first = _tick(instance, resources, None)
-    assert not first.run_requests and first.skip_reason  # seen once: not yet known to be complete
-    assert "acme/Leads.xlsx" in first.cursor
-
-    second = _tick(instance, resources, first.cursor)
-    (req,) = second.run_requests
-    sha = hashlib.sha256(content).hexdigest()
-    assert req.run_key == f"inbox/acme/{sha}"
-    assert req.partition_key.startswith("acme/leads/")
-    assert req.tags[KIND_TAG] == "ingest" and req.tags[SOURCE_TAG] == "inbox"
-    (add,) = second.dynamic_partitions_requests
-    assert add.partitions_def_name == PARTITIONS_NAME and list(add.partition_keys) == [req.partition_key]
-    assert "acme/Leads.xlsx" in second.cursor  # newest file taken
-    assert not (home / "inbox" / "acme" / "Leads.xlsx").exists()
-    assert len(list((home / "inbox" / "acme" / "processados").iterdir())) == 1
-    assert (home / "inbox" / "ninguem" / "Leads.xlsx").exists()
-    job = conn.execute("SELECT origem, status, arquivo_sha256 FROM ingest_jobs").fetchone()
-    assert job == {"origem": "inbox", "status": "pendente", "arquivo_sha256": sha}
-
-    # The same content dropped again (another name) is moved aside without a new job or run.
-    _drop(home, "acme", "Leads (1).xlsx", content)
-    cursor = _tick(instance, resources, second.cursor).cursor
-    third = _tick(instance, resources, cursor)
-    assert not third.run_requests
-    assert conn.execute("SELECT count(*) AS n FROM ingest_jobs").fetchone()["n"] == 1
-    assert len(list((home / "inbox" / "acme" / "processados").iterdir())) == 2
-
-    # The run the sensor asked for ingests that job.
-    result = _materialize(req.partition_key, instance, resources, **req.tags)
-    assert result.success and _meta(result)["leads_criados"] == 3
-
-
-def test_inbox_sensor_ignores_a_file_still_being_written(conn, tenant, home, resources, instance) -> None:
-    path = _drop(home, "acme", "Grande.xlsx", _xlsx()[:100])
-    cursor = _tick(instance, resources, None).cursor
-    with path.open("ab") as fh:  # still growing between evaluations
-        fh.write(b"x" * 100)
-    old = time.time() - 10
-    os.utime(path, (old, old))
-    result = _tick(instance, resources, cursor)
-    assert not result.run_requests and path.exists()
-    path.write_bytes(_xlsx())  # finished: fresh mtime, so not taken on the next look either
-    result = _tick(instance, resources, result.cursor)
-    assert not result.run_requests
-    old = time.time() - 10
-    os.utime(path, (old, old))
-    result = _tick(instance, resources, result.cursor)
-    assert not result.run_requests  # mtime changed again: one more stable look needed
-    result = _tick(instance, resources, result.cursor)
-    assert len(result.run_requests) == 1 and not path.exists()
-
-
-def test_inbox_sensor_moves_non_spreadsheets_to_erro(conn, tenant, home, resources, instance) -> None:
-    _drop(home, "acme", "notas.txt", b"oi")
-    _drop(home, "acme", "falso.xlsx", b"nao sou zip")
-    _drop(home, "acme", "vazio.csv", b"")
-    cursor = _tick(instance, resources, None).cursor
-    result = _tick(instance, resources, cursor)
-    assert not result.run_requests
-    moved = sorted(p.name for p in (home / "inbox" / "acme" / "erro").iterdir())
-    assert any(n.endswith("_notas.txt") for n in moved) and any(
-        n.endswith("_notas.txt.motivo.txt") for n in moved
-    )
-    assert any(n.endswith("_falso.xlsx") for n in moved)
-    assert any(n.endswith("_vazio.csv") for n in moved)
-    assert conn.execute("SELECT count(*) AS n FROM ingest_jobs").fetchone()["n"] == 0
 
 
 def test_api_jobs_sensor_launches_pending_api_jobs(conn, tenant, resources, instance) -> None:

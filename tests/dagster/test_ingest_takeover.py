@@ -4,18 +4,10 @@ never re-ingested as a second job; a finished one is only reported by a sensor-l
 from __future__ import annotations
 
 from pipelines.dagster_common import SOURCE_TAG
-from tests.dagster.test_ingest_dagster import (  # noqa: F401  (fixtures)
-    _api_job,
-    _materialize,
-    _meta,
-    _xlsx,
-    home,
-    instance,
-    resources,
-)
+from tests.dagster.test_ingest_dagster import _api_job, _materialize, _meta, _xlsx
 
 
-def test_stale_processing_job_is_taken_over_not_duplicated(conn, tenant, resources, instance) -> None:  # noqa: F811
+def test_stale_processing_job_is_taken_over_not_duplicated(conn, tenant, resources, instance) -> None:
     job_id, key = _api_job(conn, tenant, _xlsx())
     conn.execute(
         "UPDATE ingest_jobs SET status = 'processando', updated_at = now() - interval '1 hour' WHERE job_id = %s",

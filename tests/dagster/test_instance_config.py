@@ -17,6 +17,7 @@ def test_local_instance_config_queues_and_limits_per_channel() -> None:
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
         canal = next(x for x in limits if x["key"] == "disparo-agenda/canal")
         assert canal["value"] == {"applyLimitPerUniqueValue": True} and canal["limit"] >= 1
+        assert instance.get_settings("sensors")["use_threads"] is True  # inbox watch never blocks others
 
 
 def test_production_config_uses_postgres_storage(empty_database_url: str, monkeypatch, tmp_path) -> None:

@@ -7,6 +7,7 @@ row's payload holds exactly what the send engine sends ({"variaveis", "mensagem"
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,8 +19,9 @@ from pipelines.core.common.convert import iso_utc, parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.common.idempotency import request_digest, run_idempotent
 from pipelines.core.common.queries import query
+from pipelines.core.common.settings import Settings
 from pipelines.core.disparos import templates as tpl
-from pipelines.core.send.mcp import check_canal
+from pipelines.core.send.mcp import CANAIS, check_canal, endpoint_for
 from pipelines.core.tenancy.tenants import Tenant
 
 STATUSES = ("pendente", "enviando", "enviado", "confirmado", "erro", "cancelado", "bloqueado")
@@ -30,6 +32,31 @@ _COLUMNS = (
     "mensagem_erro, message_id, data_agendado, data_envio, data_retorno, tentativas, max_tentativas, "
     "created_at, updated_at"
 )
+
+
+_ENDPOINT_VARS = {"whatsapp": "MCP_WHATSAPP_ENDPOINT", "email": "MCP_EMAIL_ENDPOINT"}
+WARNING_HEADER = "Aviso-Envio"  # on POST /leads/{lead_id}/disparos when nothing will be sent
+
+
+def channels_without_endpoint(settings: Settings) -> list[str]:
+    """Channels this installation cannot send on: no MCP endpoint configured."""
+    return [canal for canal in CANAIS if not endpoint_for(settings, canal)]
+
+
+def delivery_warning(settings: Settings, canal: str) -> str | None:
+    """What a caller must be told when a disparo on `canal` will not be sent (no MCP endpoint), or None.
+    The disparo is still created: it waits, pendente, until the endpoint is configured."""
+    if canal not in channels_without_endpoint(settings):
+        return None
+    return (
+        f"nenhum endpoint MCP de {canal} configurado ({_ENDPOINT_VARS.get(canal, 'MCP_*_ENDPOINT')}): "
+        "nada será enviado; o disparo fica pendente até que o endpoint seja definido"
+    )
+
+
+def header_safe(text: str) -> str:
+    """The text in plain ASCII, as an HTTP header value travels everywhere intact."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def parse_when(value: Any, tenant: Tenant, *, field: str = "agendar_para") -> datetime | None:

@@ -198,6 +198,10 @@ def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID |
         row = conn.execute(query("ingest", "job_document"), {"tenant": tenant_id, "id": jid}).fetchone()
     if row is None:
         raise NotFoundError(f"job {job_id} não encontrado")
+    return _document(row)
+
+
+def _document(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "job_id": str(row["job_id"]),
         "status": row["status"],
@@ -219,6 +223,31 @@ def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID |
         "concluido_em": iso_utc(row["concluido_em"]),
         "criado_em": iso_utc(row["created_at"]),
     }
+
+
+STATUSES = ("pendente", "processando", "concluido", "erro")
+
+
+def list_jobs(
+    conn: psycopg.Connection,
+    tenant_id: UUID | str | None,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ingest jobs, newest first, whatever started them (CLI, API, inbox, Dagster), and the
+    total for the same filter. `tenant_id` None lists every tenant's (the operator's view: each document
+    then also carries its `tenant` slug)."""
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"status inválido {status!r} (use {', '.join(STATUSES)})", field="status")
+    if limit < 1 or offset < 0:
+        raise ValidationError("limit deve ser >= 1 e offset >= 0")
+    params = {"tenant": tenant_id, "status": status, "limit": limit, "offset": offset}
+    total = conn.execute(query("ingest", "jobs_count"), params).fetchone()["n"]
+    rows = conn.execute(query("ingest", "jobs_page"), params).fetchall()
+    docs = [_document(r) | ({"tenant": r["slug"]} if tenant_id is None else {}) for r in rows]
+    return docs, total
 
 
 def _check_job(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> UUID:

@@ -9,10 +9,7 @@ import logging
 import os
 import re
 import shutil
-import time
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +18,8 @@ from uuid import UUID
 import psycopg
 
 from pipelines.core.common.errors import DisparoAgendaError, NotFoundError, ValidationError
-from pipelines.core.common.filestore import store_file
 from pipelines.core.common.settings import Settings
-from pipelines.core.ingest import SUPPORTED_SUFFIXES, create_job, job_document
-from pipelines.core.tenancy.tenants import get_tenant_by_slug
+from pipelines.core.ingest import SUPPORTED_SUFFIXES, job_document
 
 log = logging.getLogger("disparo_agenda.ingest")
 
@@ -32,7 +27,7 @@ INLINE_ENV = "DISPARO_AGENDA_INGEST_INLINE"
 PARTITIONS_NAME = "ingest_jobs"
 DONE_DIR = "processados"
 ERROR_DIR = "erro"
-_ZIP = b"PK\x03\x04"
+ZIP_MAGIC = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Names editors and downloaders use while a file is still being written (or lock files).
 _PARTIAL = re.compile(r"(^~\$|^\.~lock|^\.|\.(part|partial|tmp|crdownload|download|swp)$)", re.IGNORECASE)
@@ -77,9 +72,9 @@ def sniff(head: bytes, filename: str) -> None:
     ext = Path(filename).suffix.lower()
     if not head:
         raise ValidationError(f"arquivo vazio: {filename!r}", field="file")
-    if ext in (".xlsx", ".xlsm", ".ods") and not head.startswith(_ZIP):
+    if ext in (".xlsx", ".xlsm", ".ods") and not head.startswith(ZIP_MAGIC):
         raise ValidationError(f"arquivo corrompido ou não é uma planilha {ext}: {filename!r}", field="file")
-    if ext == ".xls" and not (head.startswith(_OLE2) or head.startswith(_ZIP)):
+    if ext == ".xls" and not (head.startswith(_OLE2) or head.startswith(ZIP_MAGIC)):
         raise ValidationError(f"arquivo corrompido ou não é uma planilha .xls: {filename!r}", field="file")
     if ext == ".csv" and b"\x00" in head[:4096]:
         raise ValidationError(f"arquivo binário enviado como .csv: {filename!r}", field="file")
@@ -170,24 +165,6 @@ def contact_stats(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID 
 # --- inbox drop folder ----------------------------------------------------------------------------
 
 
-@dataclass
-class InboxAccepted:
-    slug: str
-    job_id: UUID
-    sha256: str
-    arquivo: str
-    partition_key: str
-    moved_to: Path
-
-
-@dataclass
-class InboxScan:
-    accepted: list[InboxAccepted] = field(default_factory=list)
-    observed: dict[str, list[int]] = field(default_factory=dict)  # "<slug>/<name>" -> [size, mtime_ns]
-    newest: dict[str, Any] | None = None  # newest mtime/name taken so far
-    skipped: list[str] = field(default_factory=list)  # human-readable reasons, for the sensor log
-
-
 def is_partial_name(name: str) -> bool:
     return bool(_PARTIAL.search(name))
 
@@ -203,84 +180,6 @@ def move_aside(path: Path, folder: str, *, reason: str | None = None) -> Path:
     if reason:
         (target_dir / f"{target.name}.motivo.txt").write_text(reason + "\n", encoding="utf-8")
     return target
-
-
-def scan_inbox(
-    conn: psycopg.Connection,
-    settings: Settings,
-    *,
-    observed: dict[str, list[int]] | None = None,
-    newest: dict[str, Any] | None = None,
-    max_files: int = 10,
-    now: float | None = None,
-    log_fn: Callable[[str], None] | None = None,
-) -> InboxScan:
-    """One look at inbox/<slug>/: a file is taken only when its size and mtime are unchanged since the
-    previous look (so a file still being copied is left alone), is stored in the content-addressed
-    store, gets an `inbox` job and is moved to processados/. A file whose content this tenant already
-    dropped is moved aside without a new job; a non-spreadsheet goes to erro/ with the reason."""
-    say = log_fn or log.info
-    previous = observed or {}
-    now = time.time() if now is None else now
-    scan = InboxScan(newest=newest)
-    root = settings.inbox_dir
-    if not root.is_dir():
-        return scan
-    for tenant_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(p for p in tenant_dir.iterdir() if p.is_file() and not is_partial_name(p.name))
-        if not files:
-            continue
-        slug = tenant_dir.name
-        try:
-            tenant = get_tenant_by_slug(conn, slug)
-        except NotFoundError:
-            reason = f"inbox/{slug}: pasta ignorada, tenant {slug!r} não existe ({len(files)} arquivo(s))"
-            scan.skipped.append(reason)
-            say(reason)
-            continue
-        for path in files:
-            if len(scan.accepted) >= max_files:
-                break
-            rel = f"{slug}/{path.name}"
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            current = [st.st_size, st.st_mtime_ns]
-            if previous.get(rel) != current or now - st.st_mtime < 1.0:
-                scan.observed[rel] = current  # not stable yet: look again next time
-                continue
-            try:
-                check_filename(path.name)
-                sniff_path(path)
-            except DisparoAgendaError as exc:
-                moved = move_aside(path, ERROR_DIR, reason=exc.message)
-                scan.skipped.append(f"{rel}: {exc.message} (movido para {moved.relative_to(root)})")
-                say(scan.skipped[-1])
-                continue
-            except FileNotFoundError:
-                continue  # removed while we looked
-            try:
-                stored, sha = store_file(settings, path, path.name)
-            except (DisparoAgendaError, FileNotFoundError):
-                continue  # removed while we looked
-            dup = job_with_sha(conn, tenant.id, sha)
-            if dup is not None:
-                moved = move_aside(path, DONE_DIR)
-                scan.skipped.append(
-                    f"{rel}: conteúdo já ingerido pelo job {dup['job_id']} (sha256 {sha[:12]}…); "
-                    f"movido para {moved.relative_to(root)} sem novo job"
-                )
-                say(scan.skipped[-1])
-                continue
-            job_id = create_job(conn, tenant.id, path.name, str(stored), origem="inbox", arquivo_sha256=sha)
-            moved = move_aside(path, DONE_DIR)
-            scan.accepted.append(
-                InboxAccepted(slug, job_id, sha, path.name, partition_key(slug, path.name, job_id), moved)
-            )
-            if scan.newest is None or (st.st_mtime_ns, rel) > (scan.newest["mtime_ns"], scan.newest["nome"]):
-                scan.newest = {"mtime_ns": st.st_mtime_ns, "nome": rel}
-    return scan
 
 
 def resolve_tenant_file(settings: Settings, slug: str, name: str) -> Path:
