@@ -10,7 +10,7 @@ from pipelines.jobs.ingest import ingest_job
 from pipelines.jobs.lembretes import enviar_lembretes
 from pipelines.jobs.send import enviar_disparos, redrive_dlq
 from pipelines.resources import build_resources
-from sensors.ingest import api_ingest_jobs_sensor, inbox_ingest_sensor
+from sensors.ingest import inbox_ingest_sensor, pending_ingest_jobs_sensor
 from sensors.lembretes import lembretes_devidos_sensor
 from sensors.run_failure import alerta_run_falhou
 from sensors.send import disparos_devidos
@@ -20,7 +20,7 @@ defs = dg.Definitions(
     jobs=[ingest_job, enviar_disparos, redrive_dlq, enviar_lembretes],
     sensors=[
         inbox_ingest_sensor,
-        api_ingest_jobs_sensor,
+        pending_ingest_jobs_sensor,
         disparos_devidos,
         lembretes_devidos_sensor,
         alerta_run_falhou,

@@ -1,18 +1,19 @@
-"""Sensors that start lead ingests: the inbox drop folder (inbox/<tenant-slug>/) and jobs accepted by
-the HTTP API. Both add the job's dynamic partition and launch `leads_ingest_job` (pipelines/jobs/ingest.py)
-for it."""
+"""Sensors that start lead ingests: the inbox drop folder (inbox/<tenant-slug>/), and every pending job of
+any origin (API uploads, inbox jobs whose run request was lost, jobs resumed after their runner died).
+Both add the job's dynamic partition and launch `leads_ingest_job` (pipelines/jobs/ingest.py) for it."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from assets.ingest import ingest_partitions
 from pipelines.core.ingest.inbox import WATCH_S, scan_inbox
-from pipelines.core.ingest.runs import pending_api_jobs
+from pipelines.core.ingest.runs import fail_pending_job, pending_jobs, rescue_stale_jobs
 from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
-from pipelines.dagster_common import INGEST_JOB_TAG, INGEST_TAGS, SOURCE_TAG, TENANT_TAG
+from pipelines.dagster_common import ACTIVE_RUN_STATUSES, INGEST_JOB_TAG, INGEST_TAGS, SOURCE_TAG, TENANT_TAG
 from pipelines.jobs.ingest import JOB_NAME
 from pipelines.resources import PostgresResource, SettingsResource
 
@@ -67,30 +68,68 @@ def inbox_ingest_sensor(
     )
 
 
+# Runs that ended without taking their pendente job (failed at start, canceled) before the job is
+# failed and reported instead of launched again.
+MAX_LOST_RUNS = 3
+CLOCK_SLACK_S = 5.0  # run times come from Dagster's clock, job times from PostgreSQL's
+
+
 @dg.sensor(
     job_name=JOB_NAME,
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Jobs aceitos por POST /ingest/leads/xlsx ainda pendentes: dispara a ingestão (run key = job_id).",
+    description="Jobs de ingestão pendentes de qualquer origem (API, inbox, CLI, Dagster) sem run ativo: "
+    "dispara a ingestão. Jobs parados (sem sinal há 60 s) voltam a pendente e são retomados (até 3 "
+    "tentativas) ou encerrados com o motivo; um job que 3 runs não conseguem pegar é encerrado e relatado.",
 )
-def api_ingest_jobs_sensor(
+def pending_ingest_jobs_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource
 ) -> dg.SensorResult:
-    # No cursor: `status = 'pendente'` (indexed) is the work list and the job id as run key makes a
-    # job that stays pendente while its run is queued harmless to see again.
+    # No cursor: `status = 'pendente'` (indexed) is the work list. A job is launched when no run created
+    # since it became pendente is queued or running; the run key names that episode and attempt.
+    notes: list[str] = []
+    requests: list[dg.RunRequest] = []
     with postgres.connection() as conn:
-        rows = pending_api_jobs(conn)
-    if not rows:
-        return dg.SensorResult(skip_reason="nenhum job pendente da API")
-    keys = [partition_key(r["slug"], r["arquivo_origem"], r["job_id"]) for r in rows]
-    new_keys = [k for k in keys if not context.instance.has_dynamic_partition(PARTITIONS_NAME, k)]
-    requests = [
-        dg.RunRequest(
-            run_key=str(r["job_id"]),
-            partition_key=k,
-            tags={**INGEST_TAGS, SOURCE_TAG: "api", TENANT_TAG: r["slug"], INGEST_JOB_TAG: str(r["job_id"])},
-        )
-        for r, k in zip(rows, keys, strict=True)
+        for job in rescue_stale_jobs(conn):
+            notes.append(f"job {job['job_id']}: {job['mensagem_erro']}")
+            context.log.warning(notes[-1])
+        for job in pending_jobs(conn):
+            job_id = str(job["job_id"])
+            since = datetime.fromtimestamp(job["mudou_em"] - CLOCK_SLACK_S, UTC)
+            runs = context.instance.get_run_records(
+                filters=dg.RunsFilter(job_name=JOB_NAME, tags={INGEST_JOB_TAG: job_id}, created_after=since)
+            )
+            if any(r.dagster_run.status in ACTIVE_RUN_STATUSES for r in runs):
+                continue  # queued or running: it will take the job
+            if len(runs) >= MAX_LOST_RUNS:
+                last = runs[0].dagster_run
+                message = (
+                    f"{len(runs)} runs do Dagster terminaram sem processar o job (último: {last.run_id}, "
+                    f"{last.status.value}); veja o run na UI e use `disparo-agenda ingest retry {job_id}`"
+                )
+                if fail_pending_job(conn, job_id, message):
+                    notes.append(f"job {job_id}: {message}")
+                    context.log.error(notes[-1])
+                continue
+            key = partition_key(job["slug"], job["arquivo_origem"], job_id)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{job_id}:{job['mudou_em']:.0f}:{len(runs)}",
+                    partition_key=key,
+                    tags={
+                        **INGEST_TAGS,
+                        SOURCE_TAG: job["origem"],
+                        TENANT_TAG: job["slug"],
+                        INGEST_JOB_TAG: job_id,
+                    },
+                )
+            )
+    if not requests:
+        return dg.SensorResult(skip_reason="; ".join(notes) or "nenhum job pendente sem run")
+    new_keys = [
+        r.partition_key
+        for r in requests
+        if not context.instance.has_dynamic_partition(PARTITIONS_NAME, r.partition_key)
     ]
     return dg.SensorResult(
         run_requests=requests,

@@ -28,6 +28,7 @@ from pipelines.core.common.convert import parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
 from pipelines.core.common.filestore import store_file
 from pipelines.core.common.settings import Settings
+from pipelines.core.ingest import runs
 from pipelines.core.ingest.surfaces import (
     DONE_DIR,
     ERROR_DIR,
@@ -279,6 +280,27 @@ def list_jobs(
 ) -> dict[str, Any]:
     items, total = ingest_core.list_jobs(conn, tenant.id, status=status, limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    summary="Roda de novo um job em erro, esquecido em pendente ou cujo processo morreu",
+)
+def retry_job(
+    job_id: str,
+    request: Request,
+    tenant: TenantDep,
+    conn: ConnDep,
+    execucao: Literal["inline", "dagster"] | None = Query(None),
+) -> JSONResponse:
+    """202 `{"job_id", "status": "accepted", "execucao"}`; 409 when it finished well or is still running."""
+    job = runs.retry_job(conn, tenant.id, parse_uuid(job_id, "job de ingestão"))
+    inline = inline_enabled(None if execucao is None else ("1" if execucao == "inline" else "0"))
+    if inline:
+        _executor(request.app).submit(_run_inline, request.app.state.pool.conninfo, job["job_id"])
+    body = {"job_id": str(job["job_id"]), "status": "accepted", "execucao": "inline" if inline else "dagster"}
+    return JSONResponse(body, status_code=202, headers={"Location": f"/ingest/leads/jobs/{job['job_id']}"})
 
 
 @router.get("/jobs/{job_id}", summary="Status e estatísticas de um job de ingestão")

@@ -1,5 +1,7 @@
 """`ingest FILE --tenant SLUG [--sheet Leads] [--json]`: synchronous ingest with a progress bar on stderr;
-`ingest list [--tenant SLUG] [--status S] [--json]`: ingest jobs, however they were started."""
+`ingest list [--tenant SLUG] [--status S] [--json]`: ingest jobs, however they were started;
+`ingest retry JOB_ID [--json]`: run again, here and now, a job that failed, was left pendente or lost
+its runner."""
 
 from __future__ import annotations
 
@@ -9,38 +11,43 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.core.common.convert import parse_uuid
 from pipelines.core.common.db import connection, database_url
-from pipelines.core.common.errors import ValidationError
+from pipelines.core.common.errors import ConflictError, ValidationError
 from pipelines.core.common.filestore import store_file
 from pipelines.core.common.settings import Settings
 from pipelines.core.ingest import check_supported, create_job, run_job
 from pipelines.core.ingest.jobs import STATUSES, list_jobs
+from pipelines.core.ingest.runs import retry_job
 from pipelines.core.tenancy import tenants
 
 ORDER = 3
 
 
 USAGE = """disparo-agenda ingest ARQUIVO --tenant SLUG [--sheet ABA] [--json]
-       disparo-agenda ingest list [--tenant SLUG] [--status S] [--limit N] [--json]"""
+       disparo-agenda ingest list [--tenant SLUG] [--status S] [--limit N] [--json]
+       disparo-agenda ingest retry JOB_ID [--tenant SLUG] [--json]"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ingest",
-        help="ingere uma planilha de leads (.xlsx, .xlsm, .xls, .ods, .csv); `ingest list` lista os jobs",
+        help="ingere uma planilha de leads (.xlsx, .xlsm, .xls, .ods, .csv); `ingest list` lista os jobs; "
+        "`ingest retry JOB_ID` roda de novo um job que falhou ou parou",
         usage=USAGE,
-        description="Ingere uma planilha agora (ARQUIVO; um arquivo chamado 'list' vai como ./list) ou "
-        "lista os jobs de ingestão, venham da CLI, da API, da inbox ou do Dagster (list).",
+        description="Ingere uma planilha agora (ARQUIVO; um arquivo chamado 'list' ou 'retry' vai como "
+        "./list), lista os jobs de ingestão, venham da CLI, da API, da inbox ou do Dagster (list), ou roda "
+        "de novo, aqui e agora, um job em erro, esquecido em pendente ou cujo processo morreu (retry).",
     )
-    p.add_argument("alvo", nargs="+", metavar="ARQUIVO | list")
-    p.add_argument("--tenant", metavar="SLUG", help="obrigatório ao ingerir; em list, filtra")
+    p.add_argument("alvo", nargs="+", metavar="ARQUIVO | list | retry JOB_ID")
+    p.add_argument("--tenant", metavar="SLUG", help="obrigatório ao ingerir; em list e retry, restringe")
     p.add_argument("--sheet", default="Leads", metavar="ABA", help="aba da planilha (padrão: Leads)")
     p.add_argument("--status", choices=STATUSES, help="list: só jobs neste status")
     p.add_argument("--limit", type=int, default=50, help="list: quantos jobs (padrão 50)")
     p.add_argument(
         "--json",
         action="store_true",
-        help="ingerir: o documento do job (como GET /ingest/leads/jobs/{id}); list: a lista em JSON",
+        help="ingerir e retry: o documento do job (como GET /ingest/leads/jobs/{id}); list: a lista em JSON",
     )
     p.set_defaults(func=_dispatch)
 
@@ -51,6 +58,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         if rest:
             raise ValidationError(f"argumento a mais para `ingest list`: {' '.join(rest)}")
         return _list(args)
+    if action == "retry":
+        if len(rest) != 1:
+            raise ValidationError("use `disparo-agenda ingest retry JOB_ID`", field="job_id")
+        return _retry(args, rest[0])
     if rest:
         raise ValidationError(f"um arquivo por vez: {' '.join(args.alvo)}", field="arquivo")
     if not args.tenant:
@@ -96,7 +107,10 @@ def _ingest(args: argparse.Namespace) -> int:
         job_id = create_job(
             conn, tenant.id, src.name, str(stored), aba=args.sheet, origem="cli", arquivo_sha256=sha
         )
-    doc = run_job(url, job_id, progress=ProgressBar())
+    return _report(run_job(url, job_id, progress=ProgressBar()), args)
+
+
+def _report(doc: dict, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     elif doc["status"] == "concluido":
@@ -113,6 +127,21 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"erro: job {doc['job_id']} falhou: {doc['mensagem_erro']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _retry(args: argparse.Namespace, job_id: str) -> int:
+    url = database_url(Settings.from_env())
+    with connection(url) as conn:
+        tenant_id = tenants.get_tenant_by_slug(conn, args.tenant).id if args.tenant else None
+        job = retry_job(conn, tenant_id, parse_uuid(job_id, "job de ingestão"))
+    try:
+        doc = run_job(url, job["job_id"], progress=ProgressBar(), only_pending=True)
+    except ConflictError:
+        raise ConflictError(
+            f"o job {job['job_id']} foi assumido por outro executor (o Dagster?) logo após voltar para "
+            "pendente; acompanhe com `disparo-agenda ingest list`"
+        ) from None
+    return _report(doc, args)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -62,23 +62,26 @@ RETURNING job_id;
 
 -- -> processando, resetting counters (a re-run of a finished job replaces its result). A pendente job is
 -- always claimable; a finished one unless only_pending; a processando one only with force, and then only
--- when idle for `stale` seconds (when given).
+-- when idle for `stale` seconds (when given). Each claim is a new execucao_id (the runner's token: every
+-- later write of the runner names it) and one more tentativa.
 -- name: job_claim
 UPDATE ingest_jobs SET status = 'processando', iniciado_em = now(), concluido_em = NULL,
     mensagem_erro = NULL, linhas_total = NULL, linhas_processadas = 0, linhas_rejeitadas = 0,
     leads_criados = 0, leads_atualizados = 0, telefones_criados = 0, emails_criados = 0,
-    avisos = '{}', erros = '[]', updated_at = now()
+    avisos = '{}', erros = '[]', updated_at = now(),
+    execucao_id = gen_random_uuid(), tentativas = tentativas + 1
 WHERE job_id = %(id)s AND (
     status = 'pendente'
     OR (status IN ('concluido', 'erro') AND NOT %(only_pending)s)
     OR (status = 'processando' AND %(force)s
         AND (%(stale)s::float8 IS NULL OR updated_at < now() - make_interval(secs => %(stale)s))))
-RETURNING job_id, tenant_id, arquivo_origem, arquivo_path, aba;
+RETURNING job_id, tenant_id, arquivo_origem, arquivo_path, aba, execucao_id;
 
+-- Progress, or with both counts NULL just the heartbeat; no row when the job is no longer this runner's.
 -- name: job_progress
-UPDATE ingest_jobs SET linhas_processadas = %(done)s, linhas_total = COALESCE(%(total)s, linhas_total),
-    updated_at = now()
-WHERE job_id = %(id)s;
+UPDATE ingest_jobs SET linhas_processadas = COALESCE(%(done)s, linhas_processadas),
+    linhas_total = COALESCE(%(total)s, linhas_total), updated_at = now()
+WHERE job_id = %(id)s AND execucao_id = %(token)s AND status = 'processando';
 
 -- name: job_concluido
 UPDATE ingest_jobs SET status = 'concluido', concluido_em = now(), updated_at = now(),
@@ -86,11 +89,11 @@ UPDATE ingest_jobs SET status = 'concluido', concluido_em = now(), updated_at = 
     leads_criados = %(leads_criados)s, leads_atualizados = %(leads_atualizados)s,
     telefones_criados = %(telefones_criados)s, emails_criados = %(emails_criados)s,
     avisos = %(avisos)s, erros = %(erros)s
-WHERE job_id = %(id)s;
+WHERE job_id = %(id)s AND execucao_id = %(token)s AND status = 'processando';
 
 -- name: job_erro
 UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %(mensagem)s, concluido_em = now(), updated_at = now()
-WHERE job_id = %(id)s;
+WHERE job_id = %(id)s AND execucao_id = %(token)s AND status = 'processando';
 
 -- name: job_document
 SELECT job_id, tenant_id, status, arquivo_origem, aba, origem, arquivo_sha256, linhas_total,

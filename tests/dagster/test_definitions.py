@@ -19,7 +19,7 @@ def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
     assert jobs == {"leads_ingest_job", "enviar_disparos", "redrive_dlq", "enviar_lembretes"}
     assert {s.name for s in defs.sensors} == {
         "inbox_ingest_sensor",
-        "api_ingest_jobs_sensor",
+        "pending_ingest_jobs_sensor",
         "disparos_devidos",
         "lembretes_devidos_sensor",
         "alerta_run_falhou",

@@ -1,5 +1,4 @@
-"""The ingest asset (a dynamic partition per job, metadata, checks, backfill re-ingest) and the sensor
-of pending jobs, against a real database, a temporary file store and a test Dagster instance."""
+"""The ingest asset (a dynamic partition per job, metadata, checks, backfill re-ingest), against a real database, a temporary file store and a test Dagster instance."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from assets.ingest import CHECK_CONTACT, CHECK_REJECTS, IngestConfig, leads_inge
 from pipelines.core.common.settings import Settings
 from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
 from pipelines.dagster_common import KIND_TAG, SOURCE_TAG
-from sensors.ingest import api_ingest_jobs_sensor
 
 ROWS = [
     ["1", "Alfa Comércio Ltda", "11 98765-4321", "contato@alfa.com.br"],
@@ -133,26 +131,6 @@ def test_a_bad_file_fails_the_run_and_the_job_says_why(conn, tenant, resources, 
         "SELECT status, mensagem_erro FROM ingest_jobs WHERE job_id = %s", (job_id,)
     ).fetchone()
     assert job["status"] == "erro" and job["mensagem_erro"]
-
-
-def test_api_jobs_sensor_launches_pending_api_jobs(conn, tenant, resources, instance) -> None:
-    job_id, key = _api_job(conn, tenant, _xlsx())
-    _api_job(conn, tenant, _xlsx([["9", "CLI", "", ""]]), name="cli.xlsx", origem="cli")  # not the API's
-
-    result = api_ingest_jobs_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-    (req,) = result.run_requests
-    assert req.run_key == str(job_id) and req.partition_key == key
-    assert req.tags[KIND_TAG] == "ingest" and req.tags[SOURCE_TAG] == "api"
-    assert list(result.dynamic_partitions_requests[0].partition_keys) == [key]
-
-    instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
-    again = api_ingest_jobs_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-    assert [r.run_key for r in again.run_requests] == [str(job_id)]  # still pendente: same run key
-    assert not again.dynamic_partitions_requests  # partition already exists
-
-    assert _materialize(key, instance, resources, **req.tags).success
-    done = api_ingest_jobs_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-    assert not done.run_requests and done.skip_reason
 
 
 def test_a_generated_messy_sheet_materializes_with_consistent_metadata(

@@ -1,13 +1,20 @@
 """Ingest jobs: the `ingest_jobs` row is the unit every surface (CLI, API, inbox sensor, Dagster) shares.
 
 `run_job` uses two connections: one commits progress (so another connection sees `linhas_processadas`
-grow) and one holds the load transaction (so a failure leaves nothing half-loaded)."""
+grow) and one holds the load transaction (so a failure leaves nothing half-loaded).
+
+A runner owns its job through the claim's `execucao_id` and proves it is alive by writing the job's
+`updated_at` at least every HEARTBEAT_S (a heartbeat thread, besides the progress writes). A
+`processando` job silent for STALE_AFTER_S has lost its runner (the process was killed) and may be taken
+over or resumed (pipelines.core.ingest.runs); every write of the old runner names its `execucao_id`, so
+one that was only slow finds its job gone and rolls back instead of writing over the new result."""
 
 from __future__ import annotations
 
 import csv
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +35,8 @@ from pipelines.core.ingest.reader import read_sheet
 log = logging.getLogger(__name__)
 
 ORIGENS = ("cli", "api", "inbox", "dagster")
+HEARTBEAT_S = 10.0
+STALE_AFTER_S = 60.0  # 6 missed heartbeats: the runner is gone, not slow
 
 
 def _uuid(value: UUID | str) -> UUID | None:
@@ -95,8 +104,49 @@ def _claim(
     return row
 
 
-def _progress(conn: psycopg.Connection, job_id: UUID, done: int, total: int | None = None) -> None:
-    conn.execute(query("ingest", "job_progress"), {"done": done, "total": total, "id": job_id})
+class JobLostError(ConflictError):
+    """This runner's job was taken over or resumed by another (it had stopped heartbeating)."""
+
+
+def _progress(
+    conn: psycopg.Connection, job_id: UUID, token: UUID, done: int | None = None, total: int | None = None
+) -> bool:
+    """Write progress (or, with no counts, just the heartbeat); False when the job is no longer ours."""
+    cur = conn.execute(
+        query("ingest", "job_progress"), {"done": done, "total": total, "id": job_id, "token": token}
+    )
+    return cur.rowcount == 1
+
+
+class _Heartbeat(threading.Thread):
+    """Writes the job's heartbeat every `every_s` while the runner works (reading a big sheet writes no
+    progress for minutes); notes when the job stops being ours."""
+
+    def __init__(self, conn: psycopg.Connection, job_id: UUID, token: UUID, every_s: float) -> None:
+        super().__init__(name=f"ingest-heartbeat-{job_id}", daemon=True)
+        self.conn, self.job_id, self.token, self.every_s = conn, job_id, token, every_s
+        self.done = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every_s):
+            try:
+                if not _progress(self.conn, self.job_id, self.token):
+                    self.lost.set()
+                    return
+            except psycopg.Error as exc:  # a blip: the next beat may get through, staleness needs six
+                log.warning("heartbeat of ingest job %s failed: %s", self.job_id, type(exc).__name__)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def _lost(job_id: UUID) -> JobLostError:
+    return JobLostError(
+        f"o job {job_id} foi assumido por outro executor (este ficou mais de {STALE_AFTER_S:.0f} s sem dar "
+        "sinal); nada deste processo foi gravado"
+    )
 
 
 def run_job(
@@ -117,11 +167,14 @@ def run_job(
         raise NotFoundError(f"job {job_id} não encontrado")
     with connection(url) as ctl:
         job = _claim(ctl, jid, force=force, only_pending=only_pending, stale_after_s=stale_after_s)
-        tenant_id = job["tenant_id"]
+        tenant_id, token = job["tenant_id"], job["execucao_id"]
         started = time.monotonic()
+        heartbeat = _Heartbeat(ctl, jid, token, HEARTBEAT_S)
+        heartbeat.start()
 
         def report(done: int, total: int) -> None:
-            _progress(ctl, jid, done, total)
+            if heartbeat.lost.is_set() or not _progress(ctl, jid, token, done, total):
+                raise _lost(jid)
             if progress is not None:
                 progress(done, total)
 
@@ -156,26 +209,32 @@ def run_job(
                 avisos = dict(
                     pipeline.avisos(validated, counters), duracao_s=round(time.monotonic() - started, 3)
                 )
-                work.execute(
+                done = work.execute(
                     query("ingest", "job_concluido"),
                     {
                         "aba": raw.sheet, "total": total, "rejeitadas": validated.linhas_rejeitadas,
                         "leads_criados": counts.leads_criados, "leads_atualizados": counts.leads_atualizados,
                         "telefones_criados": counts.telefones_criados, "emails_criados": counts.emails_criados,
                         "avisos": Jsonb(avisos), "erros": Jsonb(pipeline.erros_resumo(validated.rejects)),
-                        "id": jid,
+                        "id": jid, "token": token,
                     },
                 )  # fmt: skip
+                if done.rowcount != 1:
+                    raise _lost(jid)  # rolls the whole load back
             if progress is not None:
                 progress(total, total)
+        except JobLostError:
+            raise
         except BaseException as exc:
-            _fail(ctl, jid, exc)
+            _fail(ctl, jid, token, exc)
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            heartbeat.stop()
         return job_document(ctl, tenant_id, jid)
 
 
-def _fail(conn: psycopg.Connection, job_id: UUID, exc: BaseException) -> None:
+def _fail(conn: psycopg.Connection, job_id: UUID, token: UUID, exc: BaseException) -> None:
     if isinstance(exc, DisparoAgendaError):
         message = exc.message
     elif isinstance(exc, psycopg.Error):
@@ -187,7 +246,7 @@ def _fail(conn: psycopg.Connection, job_id: UUID, exc: BaseException) -> None:
         message = f"erro inesperado ({type(exc).__name__}): {exc}"
     else:
         message = "interrompido"
-    conn.execute(query("ingest", "job_erro"), {"mensagem": message[:2000], "id": job_id})
+    conn.execute(query("ingest", "job_erro"), {"mensagem": message[:2000], "id": job_id, "token": token})
 
 
 def job_document(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, Any]:

@@ -1,11 +1,16 @@
-"""Ingest run coordination: how an orchestrated run of one ingest partition (the Dagster asset
-`leads_ingest`, one partition per job) gets its job done exactly once, whoever else holds it.
+"""Ingest run coordination: how every job gets done exactly once, whoever holds it and whatever died.
 
 Several executors may reach the same job: the Dagster run a sensor launched, the API's in-process
 runner, a manual re-materialization or a backfill. `run_for_partition` decides, from the job row alone,
 whether this run claims the job, takes it over from a dead runner, re-ingests the stored file as a fresh
 job, or only reports what someone else did — and returns what the asset shows (document, reject reasons,
-contact numbers). Dagster-free: the asset is a thin shell over it."""
+contact numbers).
+
+Jobs nobody is running are found here too: `rescue_stale_jobs` puts a `processando` job whose runner
+stopped heartbeating (jobs.STALE_AFTER_S) back to `pendente` — or, after MAX_TENTATIVAS claims, fails
+it with the reason — and `pending_jobs` lists every `pendente` job of any origin for the sensor that
+launches them. `retry_job` is the manual way (CLI `ingest retry`, API `POST …/retry`). Dagster-free:
+the asset and sensors are thin shells over it."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import psycopg
 
 from pipelines.core.common.db import connection
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
-from pipelines.core.ingest.jobs import create_job, job_document, run_job
+from pipelines.core.ingest.jobs import STALE_AFTER_S, create_job, job_document, run_job
 from pipelines.core.ingest.surfaces import (
     JOB_COLUMNS,
     contact_stats,
@@ -32,11 +37,15 @@ from pipelines.core.ingest.surfaces import (
 
 log = logging.getLogger("disparo_agenda.ingest")
 
-# A `processando` job whose runner writes no progress for this long is taken to be dead (its process was
-# killed): the orchestrator may take it over (run_job(force=True, stale_after_s=...)). A live runner writes
-# progress after reading the file and after every chunk of 100k rows (seconds apart), so 15 minutes of
-# silence is not a slow job.
-STALE_PROCESSING_S = 900.0
+# A `processando` job whose runner has not heartbeated for this long lost its runner (the process was
+# killed): it may be taken over (run_job(force=True, stale_after_s=...)) or resumed. A live runner beats
+# every jobs.HEARTBEAT_S whatever it is doing (reading a big sheet included).
+STALE_PROCESSING_S = STALE_AFTER_S
+# Claims of one job before a runner that keeps dying (a sheet that exhausts memory, say) is failed for good.
+MAX_TENTATIVAS = 3
+# A job of another origin than the API is launched by the sensor of pending jobs only after this long:
+# its own surface (the inbox sensor's run, the CLI, a re-materialization) claims it well before.
+PENDING_GRACE_S = 30.0
 # How long a run waits for another executor (the API's in-process runner) to finish the job it holds.
 WAIT_OTHER_EXECUTOR_S = 3600.0
 
@@ -99,14 +108,88 @@ def job_row(conn: psycopg.Connection, job_id: UUID | str) -> dict[str, Any]:
     return row
 
 
-def pending_api_jobs(conn: psycopg.Connection, limit: int = 100) -> list[dict[str, Any]]:
-    """Jobs accepted by the API that nobody has started yet, oldest first."""
+def pending_jobs(
+    conn: psycopg.Connection, *, grace_s: float = PENDING_GRACE_S, limit: int = 100
+) -> list[dict]:
+    """`pendente` jobs of every origin that nobody has started, oldest first: the API's at once, the
+    others once `grace_s` old (their own surface had time to claim them). Each row also has
+    `tentativas` (claims so far) and `mudou_em` (epoch seconds of its last change)."""
     return conn.execute(
-        f"""SELECT {JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
-            WHERE j.status = 'pendente' AND j.origem = 'api'
+        f"""SELECT {JOB_COLUMNS}, j.tentativas, extract(epoch from j.updated_at)::float8 AS mudou_em
+            FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+            WHERE j.status = 'pendente'
+              AND (j.origem = 'api' OR j.updated_at < now() - make_interval(secs => %s))
             ORDER BY j.created_at, j.job_id LIMIT %s""",
-        (limit,),
+        (grace_s, limit),
     ).fetchall()
+
+
+def rescue_stale_jobs(
+    conn: psycopg.Connection, *, stale_after_s: float = STALE_AFTER_S, max_tentativas: int = MAX_TENTATIVAS
+) -> list[dict[str, Any]]:
+    """Jobs left `processando` by a runner that stopped heartbeating: back to `pendente` (resumed by
+    whoever launches pending jobs) while claims remain, else `erro`; each with the reason in
+    `mensagem_erro`. One statement: a job is rescued once even if two rescuers run."""
+    silent = f"sem sinal do processo que o executava há mais de {stale_after_s:.0f} s"
+    resumed = f"{silent}; devolvido para pendente e retomado automaticamente (tentativa %s de %s)"
+    failed = (
+        f"{silent}, em %s tentativas; job encerrado. Corrija a causa (ex.: memória) e use "
+        "`disparo-agenda ingest retry %s` ou POST /ingest/leads/jobs/%s/retry"
+    )
+    return conn.execute(
+        """UPDATE ingest_jobs SET
+               status = CASE WHEN tentativas < %(max)s THEN 'pendente' ELSE 'erro' END,
+               mensagem_erro = CASE WHEN tentativas < %(max)s THEN format(%(resumed)s, tentativas + 1, %(max)s)
+                                    ELSE format(%(failed)s, tentativas, job_id, job_id) END,
+               concluido_em = CASE WHEN tentativas < %(max)s THEN NULL ELSE now() END,
+               execucao_id = NULL, updated_at = now()
+           WHERE status = 'processando' AND updated_at < now() - make_interval(secs => %(stale)s)
+           RETURNING job_id, tenant_id, status, tentativas, mensagem_erro""",
+        {"max": max_tentativas, "stale": stale_after_s, "resumed": resumed, "failed": failed},
+    ).fetchall()
+
+
+def fail_pending_job(conn: psycopg.Connection, job_id: UUID | str, message: str) -> bool:
+    """Give up on a `pendente` job nobody manages to start, with the reason; False if it moved meanwhile."""
+    cur = conn.execute(
+        "UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %s, concluido_em = now(), updated_at = now() "
+        "WHERE job_id = %s AND status = 'pendente'",
+        (message[:2000], job_id),
+    )
+    return cur.rowcount == 1
+
+
+def retry_job(conn: psycopg.Connection, tenant_id: UUID | str | None, job_id: UUID | str) -> dict[str, Any]:
+    """Put a job that failed, was left `pendente`, or lost its runner back to `pendente` (claims counted
+    afresh) and return its row; the caller runs it or leaves it to the sensor. `tenant_id` None: any
+    tenant's (the operator's CLI). 404 for an unknown job (or another tenant's), 409 for one that
+    finished well or is still being run, 404 when its stored file is gone."""
+    row = job_row(conn, job_id)
+    if tenant_id is not None and str(row["tenant_id"]) != str(tenant_id):
+        raise NotFoundError(f"job de ingestão {job_id} não encontrado")
+    if not row.get("arquivo_path") or not Path(row["arquivo_path"]).is_file():
+        raise NotFoundError(
+            f"o arquivo do job {row['job_id']} não está mais no armazenamento; envie a planilha de novo"
+        )
+    updated = conn.execute(
+        """UPDATE ingest_jobs SET status = 'pendente', tentativas = 0, execucao_id = NULL, mensagem_erro = NULL,
+                  concluido_em = NULL, updated_at = now()
+           WHERE job_id = %(id)s AND (status IN ('erro', 'pendente')
+                 OR (status = 'processando' AND updated_at < now() - make_interval(secs => %(stale)s)))
+           RETURNING job_id""",
+        {"id": row["job_id"], "stale": STALE_AFTER_S},
+    ).fetchone()
+    if updated is None:
+        if row["status"] == "concluido":
+            raise ConflictError(
+                f"o job {row['job_id']} já foi concluído; para ingerir o arquivo de novo, envie-o outra vez "
+                "(ou re-materialize a partição no Dagster)"
+            )
+        raise ConflictError(
+            f"o job {row['job_id']} está em processamento (último sinal há {row['parado_s']:.0f} s); se o "
+            f"processo morreu, o job é retomado sozinho após {STALE_AFTER_S:.0f} s sem sinal"
+        )
+    return job_row(conn, row["job_id"])
 
 
 def rerun_job(conn: psycopg.Connection, row: dict[str, Any], *, origem: str = "dagster") -> UUID:
@@ -191,7 +274,10 @@ def _wait_for_other_executor(
     this run ended up running it."""
     deadline = time.monotonic() + wait_s
     logged = ran = False
-    while (row := job_row(conn, job_id))["status"] == "processando":
+    while (row := job_row(conn, job_id))["status"] in ("processando", "pendente"):
+        if row["status"] == "pendente":  # given back (its runner died and it was rescued): do it here
+            ran = _claim_and_run(url, job_id, takeover=False, progress=progress, log=log) or ran
+            continue
         if row["parado_s"] >= STALE_PROCESSING_S:
             ran = _claim_and_run(url, job_id, takeover=True, progress=progress, log=log) or ran
             continue
