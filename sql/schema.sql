@@ -498,6 +498,8 @@ CREATE TABLE public.ingest_jobs (
     concluido_em timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    execucao_id uuid,
+    tentativas integer DEFAULT 0 NOT NULL,
     CONSTRAINT ingest_jobs_origem_check CHECK ((origem = ANY (ARRAY['cli'::text, 'api'::text, 'inbox'::text, 'dagster'::text]))),
     CONSTRAINT ingest_jobs_status_check CHECK ((status = ANY (ARRAY['pendente'::text, 'processando'::text, 'concluido'::text, 'erro'::text])))
 );
@@ -1035,6 +1037,13 @@ CREATE INDEX idx_idempotency_created ON public.idempotency_keys USING btree (cre
 --
 
 CREATE INDEX idx_jobs_pendentes ON public.ingest_jobs USING btree (created_at) WHERE (status = 'pendente'::text);
+
+
+--
+-- Name: idx_jobs_processando; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_jobs_processando ON public.ingest_jobs USING btree (updated_at) WHERE (status = 'processando'::text);
 
 
 --

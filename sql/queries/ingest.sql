@@ -125,3 +125,65 @@ ORDER BY linha, id LIMIT %(limit)s OFFSET %(offset)s;
 SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes
 WHERE tenant_id = %(tenant)s AND job_id = %(id)s
 ORDER BY linha, id;
+
+-- Run coordination (pipelines.core.ingest.runs), cross-tenant by design: the orchestrator serves every
+-- tenant. parado_s: seconds since the job last changed (a processando job's last heartbeat).
+-- name: job_row
+SELECT j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba, j.origem,
+       j.status, j.created_at, extract(epoch FROM now() - j.updated_at)::float8 AS parado_s
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE j.job_id = %(id)s;
+
+-- The tenant's latest job of a file with this content (of one origin when origem is given).
+-- name: job_with_sha
+SELECT j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba, j.origem,
+       j.status, j.created_at, extract(epoch FROM now() - j.updated_at)::float8 AS parado_s
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE j.tenant_id = %(tenant)s AND j.arquivo_sha256 = %(sha256)s
+  AND (%(origem)s::text IS NULL OR j.origem = %(origem)s)
+ORDER BY j.created_at DESC
+LIMIT 1;
+
+-- pendente jobs nobody started, oldest first: the API's at once, the others once `grace` seconds old.
+-- mudou_em: epoch seconds of the job's last change (when it became pendente).
+-- name: pending_jobs
+SELECT j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.origem, j.status, j.tentativas,
+       extract(epoch FROM j.updated_at)::float8 AS mudou_em
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE j.status = 'pendente' AND (j.origem = 'api' OR j.updated_at < now() - make_interval(secs => %(grace)s))
+ORDER BY j.created_at, j.job_id
+LIMIT %(limit)s;
+
+-- processando jobs whose runner stopped heartbeating: back to pendente while claims remain, else erro;
+-- the reason (format templates `resumed`, `failed`) in mensagem_erro.
+-- name: rescue_stale_jobs
+UPDATE ingest_jobs SET
+    status = CASE WHEN tentativas < %(max)s THEN 'pendente' ELSE 'erro' END,
+    mensagem_erro = CASE WHEN tentativas < %(max)s THEN format(%(resumed)s, tentativas + 1, %(max)s)
+                         ELSE format(%(failed)s, tentativas, job_id, job_id) END,
+    concluido_em = CASE WHEN tentativas < %(max)s THEN NULL ELSE now() END,
+    execucao_id = NULL, updated_at = now()
+WHERE status = 'processando' AND updated_at < now() - make_interval(secs => %(stale)s)
+RETURNING job_id, tenant_id, status, tentativas, mensagem_erro;
+
+-- name: fail_pending_job
+UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %(mensagem)s, concluido_em = now(), updated_at = now()
+WHERE job_id = %(id)s AND status = 'pendente';
+
+-- Back to pendente, claims counted afresh: a job in erro, left pendente, or whose runner went silent.
+-- name: retry_job
+UPDATE ingest_jobs SET status = 'pendente', tentativas = 0, execucao_id = NULL, mensagem_erro = NULL,
+    concluido_em = NULL, updated_at = now()
+WHERE job_id = %(id)s AND (status IN ('erro', 'pendente')
+      OR (status = 'processando' AND updated_at < now() - make_interval(secs => %(stale)s)))
+RETURNING job_id;
+
+-- Leads last written by a job, and how many have a phone that may get a WhatsApp or a valid e-mail.
+-- name: contact_stats
+SELECT count(*)::int AS leads,
+       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM telefones_whatsapp p
+                                      WHERE p.tenant_id = l.tenant_id AND p.lead_id = l.lead_id)
+                           OR EXISTS (SELECT 1 FROM lead_emails e
+                                      WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.lead_id
+                                        AND e.valido_para_disparo))::int AS com_contato
+FROM leads l WHERE l.tenant_id = %(tenant)s AND l.ingest_job_id = %(id)s;

@@ -27,9 +27,9 @@ import psycopg
 
 from pipelines.core.common.db import connection
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
+from pipelines.core.common.queries import query
 from pipelines.core.ingest.jobs import STALE_AFTER_S, create_job, job_document, run_job
 from pipelines.core.ingest.surfaces import (
-    JOB_COLUMNS,
     contact_stats,
     job_id_from_partition_key,
     reject_reasons,
@@ -99,10 +99,7 @@ class PartitionOutcome:
 
 
 def job_row(conn: psycopg.Connection, job_id: UUID | str) -> dict[str, Any]:
-    row = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.job_id = %s",
-        (job_id,),
-    ).fetchone()
+    row = conn.execute(query("ingest", "job_row"), {"id": job_id}).fetchone()
     if row is None:
         raise NotFoundError(f"job de ingestão {job_id} não encontrado")
     return row
@@ -114,14 +111,7 @@ def pending_jobs(
     """`pendente` jobs of every origin that nobody has started, oldest first: the API's at once, the
     others once `grace_s` old (their own surface had time to claim them). Each row also has
     `tentativas` (claims so far) and `mudou_em` (epoch seconds of its last change)."""
-    return conn.execute(
-        f"""SELECT {JOB_COLUMNS}, j.tentativas, extract(epoch from j.updated_at)::float8 AS mudou_em
-            FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
-            WHERE j.status = 'pendente'
-              AND (j.origem = 'api' OR j.updated_at < now() - make_interval(secs => %s))
-            ORDER BY j.created_at, j.job_id LIMIT %s""",
-        (grace_s, limit),
-    ).fetchall()
+    return conn.execute(query("ingest", "pending_jobs"), {"grace": grace_s, "limit": limit}).fetchall()
 
 
 def rescue_stale_jobs(
@@ -137,25 +127,14 @@ def rescue_stale_jobs(
         "`disparo-agenda ingest retry %s` ou POST /ingest/leads/jobs/%s/retry"
     )
     return conn.execute(
-        """UPDATE ingest_jobs SET
-               status = CASE WHEN tentativas < %(max)s THEN 'pendente' ELSE 'erro' END,
-               mensagem_erro = CASE WHEN tentativas < %(max)s THEN format(%(resumed)s, tentativas + 1, %(max)s)
-                                    ELSE format(%(failed)s, tentativas, job_id, job_id) END,
-               concluido_em = CASE WHEN tentativas < %(max)s THEN NULL ELSE now() END,
-               execucao_id = NULL, updated_at = now()
-           WHERE status = 'processando' AND updated_at < now() - make_interval(secs => %(stale)s)
-           RETURNING job_id, tenant_id, status, tentativas, mensagem_erro""",
+        query("ingest", "rescue_stale_jobs"),
         {"max": max_tentativas, "stale": stale_after_s, "resumed": resumed, "failed": failed},
     ).fetchall()
 
 
 def fail_pending_job(conn: psycopg.Connection, job_id: UUID | str, message: str) -> bool:
     """Give up on a `pendente` job nobody manages to start, with the reason; False if it moved meanwhile."""
-    cur = conn.execute(
-        "UPDATE ingest_jobs SET status = 'erro', mensagem_erro = %s, concluido_em = now(), updated_at = now() "
-        "WHERE job_id = %s AND status = 'pendente'",
-        (message[:2000], job_id),
-    )
+    cur = conn.execute(query("ingest", "fail_pending_job"), {"mensagem": message[:2000], "id": job_id})
     return cur.rowcount == 1
 
 
@@ -172,12 +151,7 @@ def retry_job(conn: psycopg.Connection, tenant_id: UUID | str | None, job_id: UU
             f"o arquivo do job {row['job_id']} não está mais no armazenamento; envie a planilha de novo"
         )
     updated = conn.execute(
-        """UPDATE ingest_jobs SET status = 'pendente', tentativas = 0, execucao_id = NULL, mensagem_erro = NULL,
-                  concluido_em = NULL, updated_at = now()
-           WHERE job_id = %(id)s AND (status IN ('erro', 'pendente')
-                 OR (status = 'processando' AND updated_at < now() - make_interval(secs => %(stale)s)))
-           RETURNING job_id""",
-        {"id": row["job_id"], "stale": STALE_AFTER_S},
+        query("ingest", "retry_job"), {"id": row["job_id"], "stale": STALE_AFTER_S}
     ).fetchone()
     if updated is None:
         if row["status"] == "concluido":

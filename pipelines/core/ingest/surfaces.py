@@ -18,6 +18,7 @@ from uuid import UUID
 import psycopg
 
 from pipelines.core.common.errors import DisparoAgendaError, NotFoundError, ValidationError
+from pipelines.core.common.queries import query
 from pipelines.core.common.settings import Settings
 from pipelines.core.ingest import SUPPORTED_SUFFIXES, job_document
 
@@ -110,20 +111,13 @@ def job_id_from_partition_key(key: str) -> UUID:
 
 # --- job look-ups (cross-tenant by design: the orchestrator serves every tenant) --------------------
 
-JOB_COLUMNS = """j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.arquivo_path, j.arquivo_sha256, j.aba,
-                 j.origem, j.status, j.created_at,
-                 extract(epoch from now() - j.updated_at)::float8 AS parado_s"""
-
 
 def job_with_sha(
     conn: psycopg.Connection, tenant_id: UUID | str, sha256: str, *, origem: str | None = None
 ) -> dict[str, Any] | None:
     """The tenant's latest job of a file with this content (optionally from one origin)."""
     return conn.execute(
-        f"""SELECT {JOB_COLUMNS} FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
-            WHERE j.tenant_id = %s AND j.arquivo_sha256 = %s AND (%s::text IS NULL OR j.origem = %s)
-            ORDER BY j.created_at DESC LIMIT 1""",
-        (tenant_id, sha256.lower(), origem, origem),
+        query("ingest", "job_with_sha"), {"tenant": tenant_id, "sha256": sha256.lower(), "origem": origem}
     ).fetchone()
 
 
@@ -150,16 +144,7 @@ def reject_reasons(
 def contact_stats(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> dict[str, int]:
     """Leads last written by this job, and how many have at least one phone (that may get a WhatsApp:
     telefones_whatsapp) or e-mail fit to send to."""
-    return conn.execute(
-        """SELECT count(*)::int AS leads,
-                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM telefones_whatsapp p
-                                                 WHERE p.tenant_id = l.tenant_id AND p.lead_id = l.lead_id)
-                                      OR EXISTS (SELECT 1 FROM lead_emails e
-                                                 WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.lead_id
-                                                   AND e.valido_para_disparo))::int AS com_contato
-           FROM leads l WHERE l.tenant_id = %s AND l.ingest_job_id = %s""",
-        (tenant_id, job_id),
-    ).fetchone()
+    return conn.execute(query("ingest", "contact_stats"), {"tenant": tenant_id, "id": job_id}).fetchone()
 
 
 # --- inbox drop folder ----------------------------------------------------------------------------
