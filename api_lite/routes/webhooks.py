@@ -1,5 +1,6 @@
 """Delivery confirmations from the MCP servers. No Bearer auth: the body is signed with the tenant's
-webhook secret (X-MCP-Signature: sha256=<hex HMAC>), verified in constant time."""
+webhook secret over "<X-MCP-Timestamp>.<body>" (X-MCP-Signature: sha256=<hex HMAC>), verified in constant
+time; stale timestamps and replays are refused (pipelines.core.send.receipts)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from pipelines.core.send import receipts as webhooks
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def _apply(pool: Any, body: bytes, signature: str | None) -> dict[str, Any]:
+def _apply(pool: Any, body: bytes, signature: str | None, timestamp: str | None) -> dict[str, Any]:
     with pool.connection() as conn:
-        return webhooks.apply_receipt(conn, body, signature)
+        return webhooks.apply_receipt(conn, body, signature, timestamp)
 
 
 @router.post("/mcp/status")
 async def mcp_status(request: Request) -> dict[str, Any]:
-    """delivered/read -> confirmado, failed -> erro; never backwards; repeats are no-ops.
-    401 bad signature, 404 unknown messageId (the sender retries), 422 malformed body."""
+    """delivered/read -> confirmado, failed -> erro; never backwards; repeats and replays are no-ops.
+    401 bad or stale signature, 404 unknown messageId (the sender retries), 422 malformed body."""
     body = await request.body()  # the raw bytes are what was signed
     signature = request.headers.get(webhooks.SIGNATURE_HEADER)
-    return await run_in_threadpool(_apply, request.app.state.pool, body, signature)
+    timestamp = request.headers.get(webhooks.TIMESTAMP_HEADER)
+    return await run_in_threadpool(_apply, request.app.state.pool, body, signature, timestamp)

@@ -229,9 +229,11 @@ def _include_extra_routers(app: FastAPI) -> None:
             app.include_router(router)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The X-MCP-Signature value of a receipt body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-MCP-Signature value of a receipt body sent with `X-MCP-Timestamp: timestamp`: an HMAC over
+    "<timestamp>.<body>", so a receipt cannot be replayed once its timestamp is too old."""
+    signed = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def create_app(config: SimConfig | None = None) -> FastAPI:
@@ -330,13 +332,15 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
                 if body.get("error") is not None or status == "failed":
                     receipt["error"] = body.get("error") or "falha de entrega (simulada)"
                 raw = json.dumps(receipt).encode()
+                ts = int(time.time())
                 try:
                     resp = await client.post(
                         body["webhook_url"],
                         content=raw,
                         headers={
                             "Content-Type": "application/json",
-                            "X-MCP-Signature": sign(body["secret"], raw),
+                            "X-MCP-Timestamp": str(ts),
+                            "X-MCP-Signature": sign(body["secret"], raw, ts),
                         },
                     )
                     statuses.append(resp.status_code)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from disparos_support import make_lead
 
-from pipelines.core.send.receipts import sign
+from pipelines.core.send.receipts import signed_headers
 from pipelines.core.tenancy.tenants import get_webhook_secret
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -23,9 +23,9 @@ def sent(conn, tenant, other_tenant):
         rows[key] = conn.execute(
             """INSERT INTO disparos (tenant_id, lead_id, canal, telefone_id, destino, template, payload, status,
                                      message_id, data_envio)
-               VALUES (%s, %s, 'whatsapp', %s, '+5511900000000', 't', '{}', 'enviado', %s, now())
+               VALUES (%s, %s, 'whatsapp', %s, '+5511900000000', 't', '{}', 'enviado', %s, %s)
                RETURNING disparo_id""",
-            (t["id"], lead["lead_id"], lead["telefones"][0], f"msg-{key}"),
+            (t["id"], lead["lead_id"], lead["telefones"][0], f"msg-{key}", T0 - timedelta(hours=1)),
         ).fetchone()["disparo_id"]
     return rows
 
@@ -36,7 +36,7 @@ def _receipt(api_client, conn, tenant_id, message_id, status, when=T0, secret=No
     ).encode()
     secret = secret or get_webhook_secret(conn, tenant_id)
     return api_client.post("/webhooks/mcp/status", content=body,
-                           headers={"Content-Type": "application/json", "X-MCP-Signature": sign(secret, body)})  # fmt: skip
+                           headers={"Content-Type": "application/json", **signed_headers(secret, body)})  # fmt: skip
 
 
 def _row(conn, disparo_id):
@@ -63,11 +63,8 @@ def test_signature_required_and_checked_per_tenant(api_client, conn, tenant, oth
     assert r.status_code == 401
     # A signature over a different body does not verify either.
     other_body = json.dumps({"messageId": "msg-mine", "status": "read"}).encode()
-    sig = sign(get_webhook_secret(conn, tenant["id"]), other_body)
-    assert (
-        api_client.post("/webhooks/mcp/status", content=body, headers={"X-MCP-Signature": sig}).status_code
-        == 401
-    )
+    headers = signed_headers(get_webhook_secret(conn, tenant["id"]), other_body)
+    assert api_client.post("/webhooks/mcp/status", content=body, headers=headers).status_code == 401
     assert _row(conn, sent["mine"])["status"] == "enviado"
 
 

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
@@ -127,11 +128,11 @@ def test_config_is_validated(sim) -> None:
 
 
 class _Webhook(BaseHTTPRequestHandler):
-    received: list[tuple[bytes, str]] = []
+    received: list[tuple[bytes, str, str]] = []
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Webhook.received.append((body, self.headers["X-MCP-Signature"]))
+        _Webhook.received.append((body, self.headers["X-MCP-Signature"], self.headers["X-MCP-Timestamp"]))
         self.send_response(204 if len(_Webhook.received) % 2 else 401)
         self.end_headers()
 
@@ -164,9 +165,11 @@ def test_receipts_are_signed_and_posted_per_message(sim) -> None:
     finally:
         server.shutdown()
     assert len(_Webhook.received) == 5
-    for body, signature in _Webhook.received:
-        assert signature == "sha256=" + hmac.new(b"s3", body, hashlib.sha256).hexdigest()
-    bodies = [json.loads(b) for b, _ in _Webhook.received]
+    for body, signature, timestamp in _Webhook.received:
+        assert abs(int(timestamp) - time.time()) < 60
+        signed = timestamp.encode() + b"." + body
+        assert signature == "sha256=" + hmac.new(b"s3", signed, hashlib.sha256).hexdigest()
+    bodies = [json.loads(b) for b, _, _ in _Webhook.received]
     assert [b["messageId"] for b in bodies] == ids[:2] + ids
     assert bodies[0]["status"] == "delivered" and bodies[0]["timestamp"].endswith("Z")
     assert "error" not in bodies[0]
