@@ -64,9 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nome")
     p.set_defaults(func=_key_create)
 
-    p = tsub.add_parser("key-revoke", help="revoga uma chave (pelo prefixo ou pela chave inteira)")
+    p = tsub.add_parser(
+        "key-revoke", help="revoga uma chave (dak_<prefixo> como o key-list mostra, ou a chave)"
+    )
     p.add_argument("slug")
-    p.add_argument("chave")
+    p.add_argument("chave", help="dak_<prefixo>_…, dak_<prefixo>, só o prefixo, ou a chave inteira")
     p.set_defaults(func=_key_revoke)
 
     p = tsub.add_parser("key-list", help="lista as chaves (só os prefixos)")

@@ -115,3 +115,28 @@ def test_cli_set_slot_minutes(cli, conn) -> None:
     )
     code, _, err = cli("tenant", "set", "loja", "--agendamento-slot-minutos", "0")
     assert code != 0 and err.startswith("erro:")
+
+
+@pytest.mark.parametrize("form", ["listed", "listed_ascii", "readme", "bare", "full"])
+def test_cli_key_revoke_accepts_the_printed_forms(cli, conn, form) -> None:
+    """`key-list` prints `dak_<prefixo>_…` and the README shows `dak_<prefixo>`: both revoke (issue #16.4)."""
+    code, out, _ = cli("tenant", "create", "alfa", "--json")
+    key = json.loads(out)["api_key"]
+    assert authenticate(conn, key).slug == "alfa"
+    code, out, _ = cli("tenant", "key-list", "alfa")
+    listed = out.split()[0]
+    prefixo = key.split("_")[1]
+    assert listed == f"dak_{prefixo}_…"
+    given = {
+        "listed": listed,
+        "listed_ascii": f"dak_{prefixo}_...",
+        "readme": f"dak_{prefixo}",
+        "bare": prefixo,
+        "full": key,
+    }[form]
+    code, out, err = cli("tenant", "key-revoke", "alfa", given)
+    assert (code, out.strip(), err) == (0, "chave revogada", "")
+    with pytest.raises(AuthError):
+        authenticate(conn, key)
+    code, _, err = cli("tenant", "key-revoke", "alfa", given)  # already revoked
+    assert code != 0 and err.startswith("erro:") and "não encontrada" in err

@@ -155,12 +155,19 @@ def create_api_key(conn: psycopg.Connection, slug: str, nome: str | None = None)
         return _insert_key(conn, tenant.id, nome)
 
 
+def key_prefix_of(given: str) -> str:
+    """The public prefix in any form a user has at hand: `dak_<prefixo>_…` (as `key-list` prints it),
+    `dak_<prefixo>` (as the docs show it), the bare prefix, or the whole key."""
+    text = given.strip()
+    if text.startswith(f"{KEY_PREFIX}_"):
+        text = text[len(KEY_PREFIX) + 1 :]
+    return text.split("_", 1)[0]
+
+
 def revoke_api_key(conn: psycopg.Connection, slug: str, prefixo: str) -> None:
-    """Revoke by the key's public prefix (the part after `dak_`), or by the whole key."""
+    """Revoke by the key's public prefix (see `key_prefix_of` for the accepted forms)."""
     tenant = get_tenant_by_slug(conn, slug)
-    parts = prefixo.split("_")
-    if len(parts) >= 3 and parts[0] == KEY_PREFIX:
-        prefixo = parts[1]
+    prefixo = key_prefix_of(prefixo)
     with conn.transaction():
         cur = conn.execute(query("tenancy", "api_key_revoke"), {"t": tenant.id, "prefixo": prefixo})
         if cur.rowcount == 0:
