@@ -1,4 +1,4 @@
-"""`tenant create|list|show|set|key-create|key-revoke|key-list`."""
+"""`tenant create|list|show|set|webhook-secret|ics-rotate|key-create|key-revoke|key-list`."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rotate", action="store_true", help="gera um novo segredo (invalida os links .ics atuais)"
     )
     p.set_defaults(func=_webhook_secret)
+
+    p = tsub.add_parser(
+        "ics-rotate", help="revoga todos os links .ics do tenant (gere novos com `agendamento feed-url`)"
+    )
+    p.add_argument("slug")
+    p.set_defaults(func=_ics_rotate)
 
     p = tsub.add_parser("key-create", help="cria mais uma chave de API")
     p.add_argument("slug")
@@ -141,6 +147,15 @@ def _webhook_secret(args: argparse.Namespace) -> int:
             print(tenants.rotate_webhook_secret(conn, args.slug))
         else:
             print(tenants.get_webhook_secret(conn, tenants.get_tenant_by_slug(conn, args.slug).id))
+    return 0
+
+
+def _ics_rotate(args: argparse.Namespace) -> int:
+    from pipelines.core.agenda.ics import rotate_feed_tokens
+
+    with connection() as conn:
+        rotate_feed_tokens(conn, tenants.get_tenant_by_slug(conn, args.slug).id)
+    print(f"links .ics revogados; gere novos com `disparo-agenda agendamento feed-url --tenant {args.slug}`")
     return 0
 
 

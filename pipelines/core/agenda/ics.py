@@ -1,9 +1,11 @@
 """iCalendar feed of a tenant's agendamentos (optionally one responsável's), for calendar apps to subscribe.
 
 Calendar apps keep the feed URL in plain sight (settings screens, sync logs), so the URL never carries the
-API key. It carries a feed token instead: ``<tenant_id hex>.<HMAC-SHA256(tenants.webhook_secret,
-"ics-feed:<tenant_id>:<responsavel>")>`` (base64url). The token only reads this one feed; a wrong token is
-a 404. Rotating the tenant's webhook_secret revokes every feed URL.
+API key. It carries a feed token instead: ``<tenant_id hex>.<HMAC-SHA256(tenant webhook secret,
+"ics-feed:<tenant_id>:<responsavel>[:<versao>]")>`` (base64url), where versao is `tenants.ics_feed_versao`
+(0 omits it: tokens from before the column existed stay valid). The token only reads this one feed; a
+wrong token is a 404. `rotate_feed_tokens` (`tenant ics-rotate`) revokes every feed URL of the tenant;
+rotating its webhook secret does too.
 """
 
 from __future__ import annotations
@@ -34,17 +36,38 @@ MAX_EVENTS = 5000
 PRODID = "-//agente-disparo-agenda//agendamentos//PT-BR"
 
 
-def _sign(secret: str, tenant_id: UUID, responsavel: str | None) -> str:
-    msg = f"ics-feed:{tenant_id}:{responsavel or ''}".encode()
-    digest = hmac.new(secret.encode(), msg, hashlib.sha256).digest()
+def _sign(secret: str, tenant_id: UUID, responsavel: str | None, versao: int) -> str:
+    msg = f"ics-feed:{tenant_id}:{responsavel or ''}" + (f":{versao}" if versao else "")
+    digest = hmac.new(secret.encode(), msg.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def feed_token(conn: psycopg.Connection, tenant_id: UUID, responsavel: str | None = None) -> str:
+def _feed_key(conn: psycopg.Connection, tenant_id: UUID) -> tuple[str, int] | None:
+    """(webhook secret, feed token version) of an active tenant; None if it has no secret or is inactive."""
+    row = conn.execute("SELECT ics_feed_versao, ativo FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+    if row is None or not row["ativo"]:
+        return None
     secret = get_webhook_secret(conn, tenant_id)
-    if not secret:
+    return (secret, row["ics_feed_versao"]) if secret else None
+
+
+def feed_token(conn: psycopg.Connection, tenant_id: UUID, responsavel: str | None = None) -> str:
+    key = _feed_key(conn, tenant_id)
+    if key is None:
         raise NotFoundError("o tenant não tem webhook_secret; não é possível gerar o feed")
-    return f"{tenant_id.hex}.{_sign(secret, tenant_id, responsavel)}"
+    return f"{tenant_id.hex}.{_sign(key[0], tenant_id, responsavel, key[1])}"
+
+
+def rotate_feed_tokens(conn: psycopg.Connection, tenant_id: UUID) -> int:
+    """Revoke every .ics feed URL of the tenant (new ones come from `feed_url`); returns the new version."""
+    row = conn.execute(
+        """UPDATE tenants SET ics_feed_versao = ics_feed_versao + 1, updated_at = now()
+           WHERE id = %s RETURNING ics_feed_versao""",
+        (tenant_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"tenant {tenant_id} não encontrado")
+    return row["ics_feed_versao"]
 
 
 def feed_url(
@@ -69,10 +92,8 @@ def verify_token(conn: psycopg.Connection, token: str | None, responsavel: str |
         resp = normalize_responsavel(responsavel)
     except ValidationError:
         raise not_found from None
-    row = conn.execute("SELECT webhook_secret, ativo FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
-    if row is None or not row["ativo"] or not row["webhook_secret"]:
-        raise not_found
-    if not hmac.compare_digest(_sign(row["webhook_secret"], tenant_id, resp), sig):
+    key = _feed_key(conn, tenant_id)
+    if key is None or not hmac.compare_digest(_sign(key[0], tenant_id, resp, key[1]), sig):
         raise not_found
     return get_tenant(conn, tenant_id)
 

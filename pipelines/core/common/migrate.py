@@ -109,6 +109,7 @@ def migrate(url: str | None = None, sql_dir: Traversable | Path = SQL_DIR) -> li
                     (m.version, m.name, m.checksum),
                 )
                 names.append(m.name)
+            _seal_plaintext_secrets(conn)
     return names
 
 
@@ -162,3 +163,17 @@ def dump_schema(url: str | None = None) -> str:
         line for line in run.stdout.splitlines() if not line.startswith(("-- Dumped from", "-- Dumped by"))
     ]
     return SCHEMA_HEADER + "\n".join(lines).strip() + "\n"
+
+
+def _seal_plaintext_secrets(conn: psycopg.Connection) -> None:
+    """Encrypt webhook secrets older versions stored in plaintext: SQL cannot (the key is not in the
+    database), so this runs in Python inside the migration transaction."""
+    has_column = conn.execute(
+        """SELECT 1 FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = 'tenants'
+             AND column_name = 'webhook_secret_cifrado'"""
+    ).fetchone()
+    if has_column:
+        from pipelines.core.tenancy.secrets import seal_plaintext_secrets  # tenancy builds on common
+
+        seal_plaintext_secrets(conn)

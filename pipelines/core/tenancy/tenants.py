@@ -1,4 +1,5 @@
-"""Tenants and their API keys. Keys are shown once and stored only as sha256 hashes."""
+"""Tenants and their API keys. Keys are shown once and stored only as sha256 hashes; webhook secrets are
+stored encrypted (pipelines.core.tenancy.secrets)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pipelines.core.common.errors import (
     reject_unknown_fields,
 )
 from pipelines.core.common.queries import query
+from pipelines.core.tenancy import secrets as tenant_secrets
 
 KEY_PREFIX = "dak"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -129,13 +131,13 @@ def create_tenant(
     with conn.transaction():
         try:
             row = conn.execute(
-                f"INSERT INTO tenants (slug, nome, timezone, webhook_secret) VALUES (%s, %s, %s, %s) "
-                f"RETURNING {_TENANT_COLUMNS}",
-                (slug, nome or slug, timezone, secrets.token_hex(32)),
+                f"INSERT INTO tenants (slug, nome, timezone) VALUES (%s, %s, %s) RETURNING {_TENANT_COLUMNS}",
+                (slug, nome or slug, timezone),
             ).fetchone()
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(f"o tenant {slug!r} já existe", field="slug") from exc
         tenant = Tenant.from_row(row)
+        tenant_secrets.set_new_webhook_secret(conn, tenant.id)
         key = _insert_key(conn, tenant.id, "inicial")
     return tenant, key
 
@@ -201,19 +203,13 @@ def get_tenant(conn: psycopg.Connection, tenant_id: UUID | str) -> Tenant:
 def rotate_webhook_secret(conn: psycopg.Connection, slug: str) -> str:
     """New HMAC secret for MCP delivery receipts (and the iCalendar feed tokens derived from it)."""
     tenant = get_tenant_by_slug(conn, slug)
-    secret = secrets.token_hex(32)
     with conn.transaction():
-        conn.execute(
-            "UPDATE tenants SET webhook_secret = %s, updated_at = now() WHERE id = %s", (secret, tenant.id)
-        )
-    return secret
+        return tenant_secrets.set_new_webhook_secret(conn, tenant.id)
 
 
-def get_webhook_secret(conn: psycopg.Connection, tenant_id: UUID | str) -> str:
-    row = conn.execute("SELECT webhook_secret FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
-    if row is None:
-        raise NotFoundError(f"tenant {tenant_id} não encontrado")
-    return row["webhook_secret"]
+def get_webhook_secret(conn: psycopg.Connection, tenant_id: UUID | str) -> str | None:
+    """The tenant's webhook secret in clear (decrypted); None if it has none."""
+    return tenant_secrets.get_webhook_secret(conn, tenant_id)
 
 
 _SETTABLE = {
