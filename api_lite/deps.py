@@ -8,6 +8,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Request
 
+from pipelines.core.common.db import act_as_tenant, leave_tenant
 from pipelines.core.common.errors import AuthError
 from pipelines.core.tenancy.tenants import Tenant, authenticate
 
@@ -15,7 +16,10 @@ from pipelines.core.tenancy.tenants import Tenant, authenticate
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:
     """Autocommit connection from the app's pool; writes use `with conn.transaction():`."""
     with request.app.state.pool.connection() as conn:
-        yield conn
+        try:
+            yield conn
+        finally:
+            leave_tenant(conn)  # undo current_tenant's act_as_tenant before the pool reuses it
 
 
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
@@ -26,7 +30,9 @@ def current_tenant(request: Request, conn: ConnDep) -> Tenant:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthError("cabeçalho Authorization ausente; use 'Authorization: Bearer <chave de API>'")
-    return authenticate(conn, key.strip())
+    tenant = authenticate(conn, key.strip())
+    act_as_tenant(conn, tenant.id)  # row-level security: the rest of the request sees only this tenant
+    return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(current_tenant)]

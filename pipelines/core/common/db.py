@@ -1,4 +1,10 @@
-"""Connections: DATABASE_URL when set, else one embedded PostgreSQL (pgserver) under DISPARO_AGENDA_HOME."""
+"""Connections: DATABASE_URL when set, else one embedded PostgreSQL (pgserver) under DISPARO_AGENDA_HOME.
+
+Row-level security (sql/0019): `act_as_tenant` makes a connection run as the role `disparo_agenda_app`
+with `app.tenant_id` set, so its queries see and write only that tenant's rows whatever their filters say;
+`leave_tenant` gives the connection back its owner role. api_lite does this per request; everything that
+works across tenants (send workers, ingest, Dagster, migrations, CLI) keeps the owner role.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,18 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
 from pipelines.core.common.errors import ConfigError
 from pipelines.core.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APP_ROLE = "disparo_agenda_app"  # created by sql/0019; NOLOGIN, bound by the tenant_isolation policies
+TENANT_SETTING = "app.tenant_id"
 
 _embedded_lock = threading.Lock()
 _embedded_uri: dict[Path, str] = {}
@@ -76,6 +88,39 @@ def connection(url: str | None = None) -> Iterator[psycopg.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def act_as_tenant(conn: psycopg.Connection, tenant_id: UUID | str) -> None:
+    """From now on (session level, until `leave_tenant`) this connection sees only this tenant's rows.
+    One round trip; call it outside a transaction (a rollback would undo it)."""
+    conn.execute(
+        "SELECT set_config(%s, %s, false), set_config('role', %s, false)",
+        (TENANT_SETTING, str(tenant_id), APP_ROLE),
+    )
+
+
+def leave_tenant(conn: psycopg.Connection) -> None:
+    """Back to the connecting (owner) role, no tenant. A connection that cannot be reset is closed, so a
+    pool never hands out one still bound to a tenant."""
+    if conn.closed:
+        return
+    try:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+        conn.execute("SELECT set_config('role', 'none', false), set_config(%s, '', false)", (TENANT_SETTING,))
+    except psycopg.Error as exc:
+        log.warning("conexão descartada: não foi possível sair do tenant (%s)", _first_line(exc))
+        conn.close()
+
+
+@contextmanager
+def tenant_scope(conn: psycopg.Connection, tenant_id: UUID | str) -> Iterator[psycopg.Connection]:
+    """`act_as_tenant` for the duration of a block."""
+    act_as_tenant(conn, tenant_id)
+    try:
+        yield conn
+    finally:
+        leave_tenant(conn)
 
 
 def with_dbname(url: str, dbname: str) -> str:
