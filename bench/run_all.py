@@ -6,7 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ["bench.bench_ingest", "bench.bench_send", "bench.bench_campanha", "bench.bench_inbox"]
+BENCHES = [
+    "bench.bench_ingest",
+    "bench.bench_send",
+    "bench.bench_campanha",
+    "bench.bench_inbox",
+    "bench.bench_rls",
+]
 
 
 def main() -> int:
