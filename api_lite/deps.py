@@ -19,7 +19,8 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         try:
             yield conn
         finally:
-            leave_tenant(conn)  # undo current_tenant's act_as_tenant before the pool reuses it
+            if getattr(request.state, "tenant_scoped", False):
+                leave_tenant(conn)  # undo current_tenant's act_as_tenant before the pool reuses it
 
 
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
@@ -31,6 +32,7 @@ def current_tenant(request: Request, conn: ConnDep) -> Tenant:
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthError("cabeçalho Authorization ausente; use 'Authorization: Bearer <chave de API>'")
     tenant = authenticate(conn, key.strip())
+    request.state.tenant_scoped = True
     act_as_tenant(conn, tenant.id)  # row-level security: the rest of the request sees only this tenant
     return tenant
 

@@ -115,7 +115,7 @@ def test_cli_set_slot_minutes(cli, conn) -> None:
     assert code != 0 and err.startswith("erro:")
 
 
-@pytest.mark.parametrize("form", ["listed", "listed_ascii", "readme", "bare", "full"])
+@pytest.mark.parametrize("form", ["listed", "listed_ascii", "readme", "readme_ellipsis", "bare", "full"])
 def test_cli_key_revoke_accepts_the_printed_forms(cli, conn, form) -> None:
     """`key-list` prints `dak_<prefixo>_…` and the README shows `dak_<prefixo>`: both revoke (issue #16.4)."""
     code, out, _ = cli("tenant", "create", "alfa", "--json")
@@ -129,6 +129,7 @@ def test_cli_key_revoke_accepts_the_printed_forms(cli, conn, form) -> None:
         "listed": listed,
         "listed_ascii": f"dak_{prefixo}_...",
         "readme": f"dak_{prefixo}",
+        "readme_ellipsis": f"dak_{prefixo}…",
         "bare": prefixo,
         "full": key,
     }[form]

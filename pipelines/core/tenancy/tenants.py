@@ -160,7 +160,7 @@ def create_api_key(conn: psycopg.Connection, slug: str, nome: str | None = None)
 def key_prefix_of(given: str) -> str:
     """The public prefix in any form a user has at hand: `dak_<prefixo>_…` (as `key-list` prints it),
     `dak_<prefixo>` (as the docs show it), the bare prefix, or the whole key."""
-    text = given.strip()
+    text = given.strip().rstrip("….")  # a copy that kept (part of) the ellipsis
     if text.startswith(f"{KEY_PREFIX}_"):
         text = text[len(KEY_PREFIX) + 1 :]
     return text.split("_", 1)[0]
