@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 
 from bench.bench_campanha import CORPO, reset, seed
 from bench.report import machine, server_url, write_section
-from pipelines.core.common.db import act_as_tenant, leave_tenant, with_dbname
+from pipelines.core.common.db import tenant_scope, with_dbname
 from pipelines.core.common.migrate import migrate
 from pipelines.core.disparos.campanhas import create_campanha
 from pipelines.core.disparos.templates import create_template
@@ -115,35 +115,41 @@ def main() -> None:
                 create_template(conn, t.id, nome="bench", canal="whatsapp", corpo=CORPO)
                 seed(conn, t.id, args.leads)
             tables = _rls_tables(conn)
+            # Each block rotates the order of its modes run by run, so neither drift (tables growing,
+            # autovacuum, other load) nor going first favours one mode.
+            camp_modes = list(camp)
             for i in range(args.runs):
-                _set_rls(conn, tables, False)
-                camp["owner, RLS off"].append(_campaign(conn, tenant, i))
-                ing["owner, RLS off"].append(_ingest(url, conn, sheet))
-                _set_rls(conn, tables, True)
-                camp["owner, RLS on"].append(_campaign(conn, tenant, i))
-                ing["owner, RLS on"].append(_ingest(url, conn, sheet))
-                reset(conn)
-                act_as_tenant(conn, tenant.id)
-                try:
-                    t0 = time.perf_counter()
-                    create_campanha(
-                        conn, tenant,
-                        {"nome": f"api {i}", "canal": "whatsapp", "template": "bench", "variaveis": {"valor": "R$ 10,00"},
-                         "filtro": {"status": "novo", "com_celular": True}, "espalhar_minutos": 240},
-                    )  # fmt: skip
-                    camp["API role, RLS on"].append(time.perf_counter() - t0)
-                    page["API role"].append(_page(conn, tenant.id, args.page_calls))
-                finally:
-                    leave_tenant(conn)
-                page["owner"].append(_page(conn, tenant.id, args.page_calls))
-                print(
-                    f"run {i + 1}: "
-                    + ", ".join(f"campaign {k} {v[-1]:.3f}s" for k, v in camp.items())
-                    + ", "
-                    + ", ".join(f"ingest {k} {v[-1]:.3f}s" for k, v in ing.items())
-                    + ", "
-                    + ", ".join(f"page {k} {v[-1] * 1e3:.2f}ms" for k, v in page.items())
-                )
+                for mode in camp_modes[i % 3 :] + camp_modes[: i % 3]:
+                    _set_rls(conn, tables, mode != "owner, RLS off")
+                    if mode == "API role, RLS on":
+                        reset(conn)
+                        with tenant_scope(conn, tenant.id):
+                            t0 = time.perf_counter()
+                            create_campanha(
+                                conn, tenant,
+                                {"nome": f"api {i}", "canal": "whatsapp", "template": "bench",
+                                 "variaveis": {"valor": "R$ 10,00"},
+                                 "filtro": {"status": "novo", "com_celular": True}, "espalhar_minutos": 240},
+                            )  # fmt: skip
+                            camp[mode].append(time.perf_counter() - t0)
+                    else:
+                        camp[mode].append(_campaign(conn, tenant, i))
+                print(f"campaign run {i + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in camp.items()))
+            _set_rls(conn, tables, True)
+            for i in range(args.runs):
+                for mode in ("owner", "API role") if i % 2 == 0 else ("API role", "owner"):
+                    if mode == "owner":
+                        page[mode].append(_page(conn, tenant.id, args.page_calls))
+                    else:
+                        with tenant_scope(conn, tenant.id):
+                            page[mode].append(_page(conn, tenant.id, args.page_calls))
+                print(f"page run {i + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.2f}ms" for k, v in page.items()))
+            for i in range(args.runs):
+                for on in (False, True) if i % 2 == 0 else (True, False):  # each ingest: a new tenant
+                    _set_rls(conn, tables, on)
+                    ing["owner, RLS on" if on else "owner, RLS off"].append(_ingest(url, conn, sheet))
+                print(f"ingest run {i + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in ing.items()))
+            _set_rls(conn, tables, True)
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -161,10 +167,10 @@ def main() -> None:
 
 `python -m bench.bench_rls --leads {args.leads} --ingest-rows {args.ingest_rows} --runs {args.runs}`
 
-Two tenants of {args.leads:,} leads each. Owners bypass RLS (no `FORCE`), so workers, the ingest loader,
-Dagster and the CLI pay nothing; API requests run as `disparo_agenda_app`, where each statement also
-checks the policy `tenant_id = app.tenant_id`. Medians of {args.runs} alternating runs; ratio to the
-first row of each block.
+Two tenants of {args.leads:,} leads each (each ingest adds a tenant). Owners bypass RLS (no `FORCE`), so
+workers, the ingest loader, Dagster and the CLI pay nothing; API requests run as `disparo_agenda_app`, where
+each statement also checks the policy `tenant_id = app.tenant_id`. Medians of {args.runs} runs, the order of
+the modes rotated run by run; ratio to the first row of each block.
 
 | path | median | ratio | runs |
 |---|---|---|---|
@@ -176,8 +182,8 @@ first row of each block.
 {row("GET /leads page (100 rows + total), owner", page["owner"], page["owner"], 1e3, "{:.2f} ms")}
 {row("GET /leads page (100 rows + total), API role", page["API role"], page["owner"], 1e3, "{:.2f} ms")}
 
-Machine: {machine()}; load average {" ".join(load)} (other sessions share the cores); PostgreSQL
-{"embedded (pgserver)" if "BENCH_DATABASE_URL" not in os.environ and "DATABASE_URL" not in os.environ else "from DATABASE_URL"}.
+Machine: {machine()}; load average {" ".join(load)} (other sessions share the cores; the ratios are what
+this measures); PostgreSQL {"embedded (pgserver)" if "BENCH_DATABASE_URL" not in os.environ and "DATABASE_URL" not in os.environ else "from DATABASE_URL"}.
 """
     print(md)
     if not args.no_write:
