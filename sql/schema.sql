@@ -679,12 +679,34 @@ CREATE TABLE public.tenants (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     agendamento_slot_minutos integer,
+    webhook_secret_cifrado text,
+    ics_feed_versao integer DEFAULT 0 NOT NULL,
     CONSTRAINT tenants_agendamento_slot_minutos_check CHECK (((agendamento_slot_minutos > 0) AND (agendamento_slot_minutos <= 1440))),
     CONSTRAINT tenants_equipe_canal_check CHECK ((equipe_canal = ANY (ARRAY['email'::text, 'whatsapp'::text]))),
+    CONSTRAINT tenants_ics_feed_versao_check CHECK ((ics_feed_versao >= 0)),
     CONSTRAINT tenants_lembrete_minutos_padrao_check CHECK ((lembrete_minutos_padrao >= 0)),
     CONSTRAINT tenants_rate_limit_email_check CHECK ((rate_limit_email > (0)::numeric)),
     CONSTRAINT tenants_rate_limit_whatsapp_check CHECK ((rate_limit_whatsapp > (0)::numeric)),
     CONSTRAINT tenants_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text))
+);
+
+
+--
+-- Name: COLUMN tenants.webhook_secret; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.webhook_secret IS 'legacy plaintext webhook secret: sealed into webhook_secret_cifrado and cleared by db migrate';
+
+
+--
+-- Name: webhook_recibos_vistos; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_recibos_vistos (
+    tenant_id uuid NOT NULL,
+    assinatura text NOT NULL,
+    message_id text NOT NULL,
+    expira_em timestamp with time zone NOT NULL
 );
 
 
@@ -942,6 +964,14 @@ ALTER TABLE ONLY public.leads
 
 
 --
+-- Name: webhook_recibos_vistos webhook_recibos_vistos_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_recibos_vistos
+    ADD CONSTRAINT webhook_recibos_vistos_pkey PRIMARY KEY (tenant_id, assinatura);
+
+
+--
 -- Name: idx_agendamentos_calendar; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1079,6 +1109,13 @@ CREATE INDEX idx_lembretes_lease ON public.agendamento_lembretes USING btree (le
 --
 
 CREATE INDEX idx_outbox_pendentes ON public.eventos_outbox USING btree (id) WHERE (publicado_em IS NULL);
+
+
+--
+-- Name: idx_recibos_vistos_expira; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_recibos_vistos_expira ON public.webhook_recibos_vistos USING btree (expira_em);
 
 
 --
@@ -1503,6 +1540,248 @@ ALTER TABLE ONLY public.optouts
 ALTER TABLE ONLY public.templates
     ADD CONSTRAINT templates_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id);
 
+
+--
+-- Name: webhook_recibos_vistos webhook_recibos_vistos_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_recibos_vistos
+    ADD CONSTRAINT webhook_recibos_vistos_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+
+--
+-- Name: agendamento_lembretes; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.agendamento_lembretes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agendamentos; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.agendamentos ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: api_keys; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.api_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: campanhas; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.campanhas ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: disparos; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.disparos ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: disparos_dlq; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.disparos_dlq ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: envio_rate_buckets; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.envio_rate_buckets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: eventos_outbox; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.eventos_outbox ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: idempotency_keys; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.idempotency_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ingest_jobs; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ingest_jobs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ingest_rejeicoes; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ingest_rejeicoes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: lead_emails; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.lead_emails ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: lead_telefones; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.lead_telefones ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leads; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leads ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: optouts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.optouts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: templates; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.templates ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agendamento_lembretes tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.agendamento_lembretes TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: agendamentos tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.agendamentos TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: api_keys tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.api_keys TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: campanhas tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.campanhas TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: disparos tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.disparos TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: disparos_dlq tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.disparos_dlq TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: envio_rate_buckets tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.envio_rate_buckets TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: eventos_outbox tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.eventos_outbox TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: idempotency_keys tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.idempotency_keys TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: ingest_jobs tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.ingest_jobs TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: ingest_rejeicoes tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.ingest_rejeicoes TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: lead_emails tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.lead_emails TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: lead_telefones tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.lead_telefones TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: leads tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.leads TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: optouts tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.optouts TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: templates tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.templates TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: tenants tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.tenants TO disparo_agenda_app USING ((id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: webhook_recibos_vistos tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.webhook_recibos_vistos TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: tenants; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_recibos_vistos; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_recibos_vistos ENABLE ROW LEVEL SECURITY;
 
 --
 -- PostgreSQL database dump complete
