@@ -25,8 +25,8 @@ ALTER TABLE tenants ADD COLUMN ics_feed_versao INTEGER NOT NULL DEFAULT 0 CHECK 
 -- The setting is read in a scalar subquery: evaluated once per statement, not per row; unset or empty it
 -- is NULL and matches nothing (fail closed).
 --
--- A table added later with a tenant_id column needs the same three statements (RLS, policy, grant):
--- tests/integration/test_rls.py fails until it has them.
+-- A table added later with a tenant_id column needs the same three statements (RLS, policy, grant), and a
+-- view security_invoker and a grant: tests/integration/test_rls.py fails until they have them.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'disparo_agenda_app') THEN
@@ -63,6 +63,16 @@ BEGIN
             'USING (tenant_id = (SELECT NULLIF(current_setting(''app.tenant_id'', true), '''')::uuid)) '
             'WITH CHECK (tenant_id = (SELECT NULLIF(current_setting(''app.tenant_id'', true), '''')::uuid))', t);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO disparo_agenda_app', t);
+    END LOOP;
+    -- Views read their tables with the view owner's rights unless security_invoker is set; with it, the
+    -- tables' policies apply to the caller (telefones_whatsapp, 0016, already has it).
+    FOR t IN
+        SELECT c.relname FROM pg_class c
+        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'v'
+        ORDER BY 1
+    LOOP
+        EXECUTE format('ALTER VIEW %I SET (security_invoker = true)', t);
+        EXECUTE format('GRANT SELECT ON %I TO disparo_agenda_app', t);
     END LOOP;
     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO disparo_agenda_app', current_schema());
 END

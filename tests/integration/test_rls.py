@@ -23,14 +23,15 @@ def two_tenants(conn, tenant, other_tenant) -> dict[str, Any]:
     return {"a": tenant, "b": other_tenant}
 
 
-def _tenant_tables(conn) -> list[str]:
+def _tenant_tables(conn, kinds: tuple[str, ...] = ("r", "p")) -> list[str]:
     return [
         r["relname"]
         for r in conn.execute(
             """SELECT c.relname FROM pg_class c
                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
-               WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
-               ORDER BY 1"""
+               WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = ANY(%s)
+               ORDER BY 1""",
+            (list(kinds),),
         ).fetchall()
     ]
 
@@ -44,8 +45,9 @@ def test_query_without_filter_sees_only_its_tenant(database_url, conn, two_tenan
         assert app.execute("SELECT count(*) AS n FROM leads").fetchone()["n"] == 3
         assert app.execute("SELECT count(*) AS n FROM lead_telefones").fetchone()["n"] == 3
         assert [r["slug"] for r in app.execute("SELECT slug FROM tenants").fetchall()] == ["acme"]
-        # Every tenant table: nothing of another tenant, and no permission error (the grant exists).
-        for table in _tenant_tables(conn):
+        # Every tenant table and view: nothing of another tenant, and no permission error (the grant exists).
+        assert "telefones_whatsapp" in _tenant_tables(conn, ("v",))
+        for table in _tenant_tables(conn, ("r", "p", "v")):
             n = app.execute(f"SELECT count(*) AS n FROM {table} WHERE tenant_id <> %s", (a["id"],)).fetchone()
             assert n["n"] == 0, table
         # Writes are fenced too: an unfiltered UPDATE touches only this tenant; another's row is refused.
@@ -72,7 +74,8 @@ def test_role_without_tenant_sees_nothing(database_url, two_tenants) -> None:
 
 
 def test_every_tenant_table_has_rls_policy_and_grant(conn) -> None:
-    """A table added later with a tenant_id column must get the 0019 treatment (RLS, policy, grant)."""
+    """A table added later with a tenant_id column must get the 0019 treatment (RLS, policy, grant); a view,
+    security_invoker (else it reads its tables as their owner, past RLS) and a grant."""
     missing = []
     for table in [*_tenant_tables(conn), "tenants"]:
         row = conn.execute(
@@ -85,7 +88,15 @@ def test_every_tenant_table_has_rls_policy_and_grant(conn) -> None:
         ).fetchone()
         if not (row["rls"] and row["policy"] and row["grant_"]):
             missing.append(table)
-    assert missing == [], "tabelas sem RLS/política/grant (ver sql/0019_secrets_and_rls.sql)"
+    views = conn.execute(
+        """SELECT c.relname,
+                  coalesce('security_invoker=true' = ANY(c.reloptions), false) AS invoker,
+                  has_table_privilege(%s, c.oid, 'SELECT') AS grant_
+           FROM pg_class c WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace""",
+        (APP_ROLE,),
+    ).fetchall()
+    missing += [v["relname"] for v in views if not (v["invoker"] and v["grant_"])]
+    assert missing == [], "tabelas/views sem RLS/política/grant (ver sql/0019_secrets_and_rls.sql)"
 
 
 def test_tenant_scope_restores_the_owner_even_on_error(database_url, two_tenants) -> None:
