@@ -8,8 +8,8 @@ from uuid import UUID
 
 import psycopg
 
-# Share of the day's disparos per final state, in this order along generate_series (then shuffled by
-# campaign and tenant through the modulo below).
+# Share of the day's disparos per final state: disparo i takes the state whose cumulative share covers
+# (i * 7919) mod 1000, a permutation of 0..999, so any 1000 consecutive disparos have the exact mix.
 STATES = (
     ("enviado", 0.80),
     ("confirmado", 0.08),
@@ -39,7 +39,7 @@ def seed_day(
     for status, share in STATES:
         acc += share
         bounds.append((status, acc))
-    case = " ".join(f"WHEN mod(i, 1000) < {round(b * 1000)} THEN '{s}'" for s, b in bounds)
+    case = " ".join(f"WHEN mod(i * 7919, 1000) < {round(b * 1000)} THEN '{s}'" for s, b in bounds)
     with conn.transaction():
         conn.execute(
             """INSERT INTO leads (tenant_id, lead_id_externo, origem_arquivo, origem_aba, linha_planilha, nome)

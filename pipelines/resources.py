@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipelines.core.common.db import connect, database_url
 from pipelines.core.common.settings import Settings
+from pipelines.core.reports.mart import Mart
 
 
 def optional_env(name: str) -> dg.EnvVar | None:
@@ -70,6 +75,28 @@ class SettingsResource(dg.ConfigurableResource):
         )
 
 
+class MartResource(DuckDBResource):
+    """The reporting mart: the DuckDB catalog `database` (empty: `<home>/mart/mart.duckdb`) with the
+    Parquet days beside it. `get_connection()` opens the catalog for writing, as DuckDBResource does."""
+
+    database: str = Field(default="", description="arquivo DuckDB do mart; vazio: <home>/mart/mart.duckdb")
+    home: str | None = None
+
+    def mart(self) -> Mart:
+        if self.database:
+            catalog = Path(self.database).resolve()
+            return Mart(catalog.parent, catalog)
+        return Mart.under(Settings.from_mapping({"DISPARO_AGENDA_HOME": self.home}).home)
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        mart = self.mart()
+        mart.root.mkdir(parents=True, exist_ok=True)
+        catalog = DuckDBResource(database=str(mart.database), connection_config=self.connection_config)
+        with catalog.get_connection() as conn:
+            yield conn
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources of the code location, keyed as the assets, jobs and sensors ask for them."""
     home = optional_env("DISPARO_AGENDA_HOME")
@@ -82,4 +109,5 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             mcp_calendar_endpoint=optional_env("MCP_CALENDAR_ENDPOINT"),
             mcp_token=optional_env("MCP_TOKEN"),
         ),
+        "mart": MartResource(home=home),
     }

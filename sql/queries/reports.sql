@@ -76,3 +76,49 @@ WHERE a.data_criacao >= %(inicio)s AND a.data_criacao < %(fim)s
 
 -- name: tenant_campanha
 SELECT 1 FROM campanhas WHERE tenant_id = %(tenant_id)s AND campanha_id = %(campanha_id)s
+
+-- Observation of the product's tables: the statistics collector's counters, no table scan. The version
+-- changes whenever a row is inserted, updated or deleted.
+-- name: table_stats
+SELECT c.relname AS tabela, greatest(c.reltuples, 0)::bigint AS linhas_estimadas,
+       pg_total_relation_size(c.oid) AS bytes,
+       coalesce(s.n_tup_ins, 0) AS inseridas, coalesce(s.n_tup_upd, 0) AS atualizadas,
+       coalesce(s.n_tup_del, 0) AS excluidas, coalesce(s.n_live_tup, 0) AS vivas,
+       greatest(s.last_analyze, s.last_autoanalyze) AS ultima_analise
+FROM pg_class c
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE c.relname = ANY(%(tabelas)s) AND c.relnamespace = 'public'::regnamespace
+
+-- DLQ entries not re-driven: created in the last window, and all of them (idx_dlq_tenant).
+-- name: dlq_growth
+SELECT count(*) FILTER (WHERE created_at > now() - make_interval(mins => %(minutos)s)) AS novas,
+       count(*) AS abertas
+FROM disparos_dlq WHERE redrive_em IS NULL
+
+-- Leases that expired more than the grace ago and nobody took back (idx_disparos_lease).
+-- name: stuck_leases
+SELECT count(*) AS presos, extract(epoch FROM now() - min(lease_ate))::double precision AS mais_antigo_s
+FROM disparos WHERE status = 'enviando' AND lease_ate < now() - make_interval(mins => %(minutos)s)
+
+-- Oldest due but unsent disparo per tenant and canal: one index probe each (idx_disparos_claim).
+-- name: oldest_due
+SELECT t.slug AS tenant, c.canal, extract(epoch FROM now() - o.mais_antigo)::double precision AS atraso_s
+FROM tenants t
+CROSS JOIN (VALUES ('whatsapp'), ('email')) AS c (canal)
+CROSS JOIN LATERAL (
+    SELECT min(d.data_agendado) AS mais_antigo FROM disparos d
+    WHERE d.tenant_id = t.id AND d.canal = c.canal AND d.status = 'pendente'
+) o
+WHERE o.mais_antigo <= now()
+ORDER BY o.mais_antigo
+LIMIT 10
+
+-- Ingest jobs that ended in erro, or stopped writing progress while processando, in the window.
+-- name: failed_ingest_jobs
+SELECT j.job_id, t.slug AS tenant, j.arquivo_origem AS arquivo, j.origem, j.status,
+       coalesce(j.mensagem_erro, 'sem progresso desde ' || to_char(j.updated_at, 'YYYY-MM-DD HH24:MI TZ')) AS mensagem
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE (j.status = 'erro' AND j.updated_at > now() - make_interval(hours => %(horas)s))
+   OR (j.status = 'processando' AND j.updated_at < now() - make_interval(mins => %(parado_minutos)s))
+ORDER BY j.updated_at DESC
+LIMIT 20

@@ -70,6 +70,7 @@ class Mart:
     """The mart's folder (`<home>/mart` unless given) and its DuckDB catalog file."""
 
     root: Path
+    catalog: Path | None = None  # the DuckDB file; default <root>/mart.duckdb
 
     @classmethod
     def under(cls, home: Path) -> Mart:
@@ -77,7 +78,7 @@ class Mart:
 
     @property
     def database(self) -> Path:
-        return self.root / MART_DB
+        return self.catalog or self.root / MART_DB
 
     def day_dir(self, dataset: str, dia: date) -> Path:
         return self.root / dataset / f"dia={dia.isoformat()}"
@@ -134,6 +135,13 @@ def create_views(con: duckdb.DuckDBPyConnection, mart: Mart, datasets: tuple[str
     """The mart's views (all, or the ones named) on a DuckDB connection."""
     for dataset in datasets or tuple(DATASETS):
         con.execute(view_sql(mart, dataset))
+
+
+def refresh_catalog(mart: Mart) -> None:
+    """The views of `mart.duckdb` (outside Dagster: the assets use the DuckDB resource's connection)."""
+    mart.root.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(mart.database)) as catalog:
+        create_views(catalog, mart)
 
 
 def compute_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
