@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from pipelines.core.reports.build import DayBuild, build_day
+from pipelines.core.reports.build import DayBuild, build_days, markdown_table
 from pipelines.core.reports.mart import create_views
 from pipelines.resources import MartResource, PostgresResource
 
@@ -18,21 +18,34 @@ mart_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone
 def _materialize(
     context: dg.AssetExecutionContext, subject: str, postgres: PostgresResource, mart: MartResource
 ) -> dg.MaterializeResult:
-    dia = date.fromisoformat(context.partition_key)
+    """Every day of the run's partitions (one, or a backfill's whole range in one run), then the views."""
     url = postgres.url()
     with postgres.connection() as conn:
-        result = build_day(conn, url, mart.mart(), subject, dia, log=context.log.info)
+        dias = [date.fromisoformat(key) for key in context.partition_keys]
+        days = build_days(conn, url, mart.mart(), subject, dias, log=context.log.info)
     with mart.get_connection() as catalog:
         create_views(catalog, mart.mart())
-    return dg.MaterializeResult(metadata=_metadata(result))
+    return dg.MaterializeResult(metadata=_metadata(days))
 
 
-def _metadata(result: DayBuild) -> dict:
+def _metadata(days: list[DayBuild]) -> dict:
+    """The summary table (with the day in front when the run built several) and the row counts."""
+    if len(days) == 1:
+        summary = days[0].summary_markdown()
+    else:
+        summary = markdown_table(
+            ["dia", *days[0].summary_columns],
+            [(d.dia.isoformat(), *row) for d in days for row in d.summary_rows],
+        )
+    totals: dict[str, int] = {}
+    for d in days:
+        for dataset, n in d.linhas.items():
+            totals[dataset] = totals.get(dataset, 0) + n
     return {
-        "resumo": dg.MetadataValue.md(result.summary_markdown()),
-        **{f"linhas_{k}": dg.MetadataValue.int(v) for k, v in result.linhas.items()},
-        "tempos_s": dg.MetadataValue.json(result.tempos_s),
-        "arquivos": dg.MetadataValue.json({k: str(v) for k, v in result.arquivos.items()}),
+        "resumo": dg.MetadataValue.md(summary),
+        "dias": dg.MetadataValue.int(len(days)),
+        **{f"linhas_{k}": dg.MetadataValue.int(v) for k, v in totals.items()},
+        "tempos_s": dg.MetadataValue.json({d.dia.isoformat(): d.tempos_s for d in days}),
     }
 
 
@@ -41,8 +54,13 @@ def _metadata(result: DayBuild) -> dict:
 _FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=6), timezone="America/Sao_Paulo"
 )
+# A backfill runs its whole range in one run per asset (a run's start costs seconds; a day, ~1 s).
 _COMMON = dict(
-    group_name=GROUP, partitions_def=mart_partitions, kinds={"duckdb", "parquet"}, freshness_policy=_FRESHNESS
+    group_name=GROUP,
+    partitions_def=mart_partitions,
+    kinds={"duckdb", "parquet"},
+    freshness_policy=_FRESHNESS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 
 

@@ -71,22 +71,54 @@ def build_day(
 ) -> DayBuild:
     """Build one subject's day (see SUBJECTS) and publish its files. `conn` reads the day's bounds and
     binds the export's values; `url` is the same database, for the Arrow export."""
+    return build_days(conn, url, mart, subject, [dia], threads=threads, log=log)[0]
+
+
+def build_days(
+    conn: psycopg.Connection,
+    url: str,
+    mart: Mart,
+    subject: str,
+    dias: list[date],
+    *,
+    threads: int | None = None,
+    log: Callable[[str], Any] | None = None,
+) -> list[DayBuild]:
+    """Several days of one subject on one export connection and one DuckDB (a backfill's range)."""
+    results = []
+    with arrow_source(url) as source, compute_connection(threads) as duck:
+        for dia in dias:
+            result = _build(conn, source, duck, mart, subject, dia)
+            if log:
+                log(f"mart {subject} {dia}: {result.linhas} em {result.tempos_s['total']} s")
+            results.append(result)
+    return results
+
+
+def _build(
+    conn: psycopg.Connection,
+    source: Any,
+    duck: duckdb.DuckDBPyConnection,
+    mart: Mart,
+    subject: str,
+    dia: date,
+) -> DayBuild:
     facts, outputs, summary = SUBJECTS[subject]
     result = DayBuild(subject, dia)
     t0 = time.perf_counter()
     bounds = day_bounds(conn, dia)
-    with mart.staging() as tmp, compute_connection(threads) as duck:
-        load_started = time.perf_counter()
-        _load_facts(conn, url, duck, facts, bounds, extra=_extra_exports(subject))
-        result.tempos_s["exportar"] = round(time.perf_counter() - load_started, 3)
+    tables = (facts, *_extra_exports(subject))
+    with mart.staging() as tmp:
+        _load_facts(conn, source, duck, tables, bounds)
+        result.tempos_s["exportar"] = round(time.perf_counter() - t0, 3)
         staged: dict[str, Path] = {}
         for dataset, build_query in outputs:
             step = time.perf_counter()
-            source = query("mart", build_query) if build_query else f"SELECT * FROM {_table(dataset)}"
+            select = query("mart", build_query) if build_query else f"SELECT * FROM {_table(dataset)}"
             path = tmp / f"{dataset}.parquet"
             columns = ", ".join(DATASETS[dataset])
             written = duck.execute(
-                f"COPY (SELECT {columns} FROM (\n{source}\n)) TO '{_escape(path)}' (FORMAT parquet)"
+                f"COPY (SELECT {columns} FROM (\n{select}\n)) TO '{_escape(path)}' (FORMAT parquet)"
             ).fetchone()
             staged[dataset] = path
             result.linhas[dataset] = int(written[0]) if written else 0
@@ -98,9 +130,9 @@ def build_day(
         result.tempos_s["resumo"] = round(time.perf_counter() - step, 3)
         for dataset, path in staged.items():
             result.arquivos[dataset] = mart.publish(path, dataset, dia)
+    for dataset in tables:
+        duck.execute(f"DROP TABLE {_table(dataset)}")
     result.tempos_s["total"] = round(time.perf_counter() - t0, 3)
-    if log:
-        log(f"mart {subject} {dia}: {result.linhas} em {result.tempos_s['total']} s")
     return result
 
 
@@ -114,29 +146,26 @@ def _table(dataset: str) -> str:
 
 def _load_facts(
     conn: psycopg.Connection,
-    url: str,
+    source: Any,
     duck: duckdb.DuckDBPyConnection,
-    facts: str,
+    datasets: tuple[str, ...],
     bounds: DayBounds,
-    *,
-    extra: tuple[str, ...] = (),
 ) -> None:
-    """The day's facts as DuckDB table `f` (and each extra dataset as a table of its own name), with the
-    dataset's declared types."""
-    with arrow_source(url) as source:
-        for dataset in (facts, *extra):
-            columns = exported_columns(dataset)
-            types = DATASETS[dataset]
-            table = _table(dataset)
-            if bounds.empty:  # no tenant yet: an empty day
-                cols = ", ".join(f"CAST(NULL AS {types[c]}) AS {c}" for c in columns)
-                duck.execute(f"CREATE TABLE {table} AS SELECT {cols} WHERE false")
-                continue
-            cols = ", ".join(f"CAST({c} AS {types[c]}) AS {c}" for c in columns)
-            with fetch_day(source, statement(conn, dataset, bounds)) as batches:
-                duck.register("day_batches", batches)
-                duck.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM day_batches")
-                duck.unregister("day_batches")
+    """The day's rows of each dataset as a DuckDB table (`f` for the subject's facts), with the dataset's
+    declared types."""
+    for dataset in datasets:
+        columns = exported_columns(dataset)
+        types = DATASETS[dataset]
+        table = _table(dataset)
+        if bounds.empty:  # no tenant yet: an empty day
+            cols = ", ".join(f"CAST(NULL AS {types[c]}) AS {c}" for c in columns)
+            duck.execute(f"CREATE TABLE {table} AS SELECT {cols} WHERE false")
+            continue
+        cols = ", ".join(f"CAST({c} AS {types[c]}) AS {c}" for c in columns)
+        with fetch_day(source, statement(conn, dataset, bounds)) as batches:
+            duck.register("day_batches", batches)
+            duck.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM day_batches")
+            duck.unregister("day_batches")
 
 
 def markdown_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
