@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from pipelines.core.reports.build import DayBuild, build_days, markdown_table
+from pipelines.core.reports.build import DayBuild, build_days, markdown_table, run_in_background_priority
 from pipelines.core.reports.mart import create_views
 from pipelines.resources import MartResource, PostgresResource
 
@@ -15,14 +15,35 @@ GROUP = "relatorios"
 mart_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="America/Sao_Paulo")
 
 
+class MartConfig(dg.Config):
+    """`segundo_plano`: the run builds at low CPU priority (nice 10) with one DuckDB thread, so the send
+    engine and the API on the same host are not slowed (bench/bench_mart.py measures it)."""
+
+    segundo_plano: bool = True
+
+
 def _materialize(
-    context: dg.AssetExecutionContext, subject: str, postgres: PostgresResource, mart: MartResource
+    context: dg.AssetExecutionContext,
+    config: MartConfig,
+    subject: str,
+    postgres: PostgresResource,
+    mart: MartResource,
 ) -> dg.MaterializeResult:
     """Every day of the run's partitions (one, or a backfill's whole range in one run), then the views."""
+    if config.segundo_plano:
+        run_in_background_priority()
     url = postgres.url()
     with postgres.connection() as conn:
         dias = [date.fromisoformat(key) for key in context.partition_keys]
-        days = build_days(conn, url, mart.mart(), subject, dias, log=context.log.info)
+        days = build_days(
+            conn,
+            url,
+            mart.mart(),
+            subject,
+            dias,
+            threads=1 if config.segundo_plano else None,
+            log=context.log.info,
+        )
     with mart.get_connection() as catalog:
         create_views(catalog, mart.mart())
     return dg.MaterializeResult(metadata=_metadata(days))
@@ -71,9 +92,9 @@ _COMMON = dict(
     **_COMMON,
 )
 def mart_funil(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, mart: MartResource
+    context: dg.AssetExecutionContext, config: MartConfig, postgres: PostgresResource, mart: MartResource
 ) -> dg.MaterializeResult:
-    return _materialize(context, "funil", postgres, mart)
+    return _materialize(context, config, "funil", postgres, mart)
 
 
 @dg.asset(
@@ -83,9 +104,9 @@ def mart_funil(
     **_COMMON,
 )
 def mart_ingest(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, mart: MartResource
+    context: dg.AssetExecutionContext, config: MartConfig, postgres: PostgresResource, mart: MartResource
 ) -> dg.MaterializeResult:
-    return _materialize(context, "ingest", postgres, mart)
+    return _materialize(context, config, "ingest", postgres, mart)
 
 
 @dg.asset(
@@ -95,9 +116,9 @@ def mart_ingest(
     **_COMMON,
 )
 def mart_agendamentos(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, mart: MartResource
+    context: dg.AssetExecutionContext, config: MartConfig, postgres: PostgresResource, mart: MartResource
 ) -> dg.MaterializeResult:
-    return _materialize(context, "agendamentos", postgres, mart)
+    return _materialize(context, config, "agendamentos", postgres, mart)
 
 
 MART_ASSETS = [mart_funil, mart_ingest, mart_agendamentos]

@@ -12,6 +12,7 @@ BENCHES = [
     "bench.bench_campanha",
     "bench.bench_inbox",
     "bench.bench_rls",
+    "bench.bench_mart",
 ]
 
 

@@ -14,7 +14,7 @@ from pipelines.core.common.db import connection, database_url
 from pipelines.core.common.errors import ValidationError
 from pipelines.core.common.settings import Settings
 from pipelines.core.reports import funil
-from pipelines.core.reports.build import SUBJECTS, build_day
+from pipelines.core.reports.build import SUBJECTS, build_day, run_in_background_priority
 from pipelines.core.reports.mart import Mart, refresh_catalog
 from pipelines.core.tenancy.tenants import get_tenant_by_slug
 
@@ -109,11 +109,12 @@ def _construir(args: argparse.Namespace) -> int:
         raise ValidationError(f"no máximo {MAX_CONSTRUIR_DIAS} dias por vez", field="ate")
     mart = Mart.under(Settings.from_env().home)
     url = database_url()
+    run_in_background_priority()
     dia = args.dia
     with connection(url) as conn:
         while dia <= ate:
             for subject in SUBJECTS:
-                result = build_day(conn, url, mart, subject, dia)
+                result = build_day(conn, url, mart, subject, dia, threads=1)
                 print(f"{dia} {subject}: {result.linhas} ({result.tempos_s['total']} s)")
             dia += timedelta(days=1)
     refresh_catalog(mart)

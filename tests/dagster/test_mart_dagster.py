@@ -20,11 +20,17 @@ from pipelines.resources import MartResource, PostgresResource
 from sensors.mart import mart_diario_schedule
 
 DIA = date(2025, 3, 9)
+# in-process runs keep the test process's priority (a real run builds at nice 10: MartConfig)
+FOREGROUND = {"ops": {a.op.name: {"config": {"segundo_plano": False}} for a in MART_ASSETS}}
 
 
 @pytest.fixture
 def resources(database_url, tmp_path):
     return {"postgres": PostgresResource(database_url=database_url), "mart": MartResource(home=str(tmp_path))}
+
+
+def _only(asset) -> dict:
+    return {"ops": {asset.op.name: FOREGROUND["ops"][asset.op.name]}}
 
 
 def _catalog_rows(resources, sql: str) -> list[tuple]:
@@ -63,7 +69,13 @@ def test_backfill_of_seven_days_in_one_run_is_idempotent(conn, tenant, resources
     }
     with dg.instance_for_test() as instance:
         for _ in range(2):  # the same backfill twice
-            result = dg.materialize([mart_funil], tags=backfill, resources=resources, instance=instance)
+            result = dg.materialize(
+                [mart_funil],
+                tags=backfill,
+                resources=resources,
+                instance=instance,
+                run_config=_only(mart_funil),
+            )
             assert result.success
         rebuilt = dg.materialize(
             [mart_funil], partition_key=days[3].isoformat(), resources=resources, instance=instance
