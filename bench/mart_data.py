@@ -39,7 +39,7 @@ def seed_day(
     for status, share in STATES:
         acc += share
         bounds.append((status, acc))
-    case = " ".join(f"WHEN mod(i * 7919, 1000) < {round(b * 1000)} THEN '{s}'" for s, b in bounds)
+    case = " ".join(f"WHEN mod(i::bigint * 7919, 1000) < {round(b * 1000)} THEN '{s}'" for s, b in bounds)
     with conn.transaction():
         conn.execute(
             """INSERT INTO leads (tenant_id, lead_id_externo, origem_arquivo, origem_aba, linha_planilha, nome)
