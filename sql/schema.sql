@@ -979,6 +979,13 @@ CREATE INDEX idx_agendamentos_calendar ON public.agendamentos USING btree (calen
 
 
 --
+-- Name: idx_agendamentos_criacao_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_agendamentos_criacao_brin ON public.agendamentos USING brin (data_criacao timestamptz_minmax_multi_ops) WITH (pages_per_range='32', autosummarize='on');
+
+
+--
 -- Name: idx_agendamentos_data; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1028,6 +1035,13 @@ CREATE INDEX idx_disparos_claim ON public.disparos USING btree (tenant_id, canal
 
 
 --
+-- Name: idx_disparos_created_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_disparos_created_brin ON public.disparos USING brin (created_at timestamptz_minmax_multi_ops) WITH (pages_per_range='32', autosummarize='on');
+
+
+--
 -- Name: idx_disparos_lead; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1046,6 +1060,13 @@ CREATE INDEX idx_disparos_lease ON public.disparos USING btree (lease_ate) WHERE
 --
 
 CREATE INDEX idx_disparos_message ON public.disparos USING btree (message_id) WHERE (message_id IS NOT NULL);
+
+
+--
+-- Name: idx_dlq_created_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_dlq_created_brin ON public.disparos_dlq USING brin (created_at timestamptz_minmax_multi_ops) WITH (pages_per_range='32', autosummarize='on');
 
 
 --
