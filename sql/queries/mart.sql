@@ -6,6 +6,8 @@
 -- state each one is in now. taxa_falha: erro over the disparos that reached an outcome (enviado,
 -- confirmado or erro); tempo até envio: from due (data_agendado) to accepted by the MCP (data_envio).
 -- name: build_funil
+SELECT * EXCLUDE (espera), espera[1] AS tempo_ate_envio_p50_s, espera[2] AS tempo_ate_envio_p95_s
+FROM (
 SELECT tenant_id, canal, campanha_id,
        count(*) AS criados,
        count(*) FILTER (WHERE status IN ('pendente', 'enviando')) AS pendentes,
@@ -17,14 +19,16 @@ SELECT tenant_id, canal, campanha_id,
        count(*) FILTER (WHERE em_dlq) AS dlq,
        (count(*) FILTER (WHERE status = 'erro'))::DOUBLE
            / nullif(count(*) FILTER (WHERE status IN ('enviado', 'confirmado', 'erro')), 0) AS taxa_falha,
-       quantile_cont(epoch(data_envio - data_agendado), 0.5) AS tempo_ate_envio_p50_s,
-       quantile_cont(epoch(data_envio - data_agendado), 0.95) AS tempo_ate_envio_p95_s
+       quantile_cont(epoch(data_envio - data_agendado), [0.5, 0.95]) AS espera
 FROM f
 GROUP BY tenant_id, canal, campanha_id
+)
 ORDER BY tenant_id, canal, campanha_id NULLS FIRST
 
 -- The day's funnel per canal over every tenant: the materialization's summary table.
 -- name: summary_funil
+SELECT * EXCLUDE (espera), espera[1] AS p50_s, espera[2] AS p95_s
+FROM (
 SELECT canal, count(DISTINCT tenant_id) AS tenants, count(*) AS criados, count(data_envio) AS enviados,
        count(*) FILTER (WHERE status = 'confirmado') AS confirmados,
        count(*) FILTER (WHERE status = 'erro') AS erro,
@@ -32,10 +36,10 @@ SELECT canal, count(DISTINCT tenant_id) AS tenants, count(*) AS criados, count(d
        count(*) FILTER (WHERE em_dlq) AS dlq,
        (count(*) FILTER (WHERE status = 'erro'))::DOUBLE
            / nullif(count(*) FILTER (WHERE status IN ('enviado', 'confirmado', 'erro')), 0) AS taxa_falha,
-       quantile_cont(epoch(data_envio - data_agendado), 0.5) AS p50_s,
-       quantile_cont(epoch(data_envio - data_agendado), 0.95) AS p95_s
+       quantile_cont(epoch(data_envio - data_agendado), [0.5, 0.95]) AS espera
 FROM f
 GROUP BY canal
+)
 ORDER BY canal
 
 -- Ingest jobs with their rates: rejected lines over lines read; leads with a phone or e-mail fit to send

@@ -179,3 +179,15 @@ def test_bench_seed_is_set_based_and_complete(conn, tenant) -> None:
     }
     dlq = conn.execute("SELECT count(*) AS n FROM disparos_dlq").fetchone()["n"]
     assert dlq == 40
+
+
+def test_a_removed_mart_reads_as_empty_again(conn, database_url, tenant, tmp_path) -> None:
+    import shutil
+
+    seed_day(conn, [tenant["id"]], DIA, 10, campanhas_por_tenant=1)
+    mart = build(conn, database_url, tmp_path / "m", DIA)
+    assert funil.read(mart, tenant["id"], _all_days(DIA)).num_rows == 1
+    shutil.rmtree(tmp_path / "m" / "funil")
+    assert funil.read(mart, tenant["id"], _all_days(DIA)).num_rows == 0
+    with pytest.raises(ValidationError, match="calendário"):
+        funil.filtro(date.max, None, None, None, hoje=DIA)

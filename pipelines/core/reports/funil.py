@@ -11,13 +11,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import duckdb
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.core.common.errors import NotFoundError, ValidationError
 from pipelines.core.common.queries import query
-from pipelines.core.reports.mart import Mart, reader
+from pipelines.core.reports.mart import Mart, forget_views, reader
 
 FORMATOS = ("json", "csv", "parquet")
 CANAIS = ("whatsapp", "email")
@@ -38,8 +39,11 @@ def filtro(
 ) -> FunilFiltro:
     """The range asked for (default: the DIAS_PADRAO days up to `hoje`), checked: de ≤ ate, at most
     MAX_DIAS days."""
-    ate = ate or (de + timedelta(days=DIAS_PADRAO - 1) if de else hoje)
-    de = de or ate - timedelta(days=DIAS_PADRAO - 1)
+    try:
+        ate = ate or (de + timedelta(days=DIAS_PADRAO - 1) if de else hoje)
+        de = de or ate - timedelta(days=DIAS_PADRAO - 1)
+    except OverflowError:
+        raise ValidationError("data fora do calendário suportado", field="de" if de else "ate") from None
     if de > ate:
         raise ValidationError(f"'de' ({de}) é depois de 'ate' ({ate})", field="de")
     if (ate - de).days + 1 > MAX_DIAS:
@@ -64,14 +68,22 @@ def ensure_campanha(conn: psycopg.Connection, tenant_id: UUID, campanha_id: UUID
 
 def read(mart: Mart, tenant_id: UUID, f: FunilFiltro) -> pa.Table:
     """The tenant's funnel rows for the filter, in a private in-memory DuckDB over the mart's files."""
+    params = {
+        "tenant_id": tenant_id,
+        "de": f.de,
+        "ate": f.ate,
+        "canal": f.canal,
+        "campanha_id": f.campanha_id,
+    }
+    try:
+        return _read(mart, params)
+    except duckdb.IOException:  # the days the view was bound to were removed: start over, once
+        forget_views(mart)
+        return _read(mart, params)
+
+
+def _read(mart: Mart, params: dict[str, Any]) -> pa.Table:
     with reader(mart, ("funil",)) as duck:
-        params = {
-            "tenant_id": tenant_id,
-            "de": f.de,
-            "ate": f.ate,
-            "canal": f.canal,
-            "campanha_id": f.campanha_id,
-        }
         return duck.sql(query("mart", "read_funil"), params=params).to_arrow_table()
 
 

@@ -171,3 +171,12 @@ def reader(mart: Mart, datasets: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
                 if mart.has_data(dataset):
                     bound.add(dataset)
         return base.cursor()
+
+
+def forget_views(mart: Mart) -> None:
+    """Drop this process's in-memory database of the mart: `reader` starts a fresh one on next use (DuckDB
+    keeps bound statements, so replacing a view in place is not enough once its files are gone)."""
+    with _readers_lock:
+        base, _ = _readers.pop(mart.root, (None, None))
+    if base is not None:
+        base.close()
