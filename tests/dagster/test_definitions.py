@@ -12,11 +12,21 @@ def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
     from pipelines.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
-    assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {"leads_ingest"}
+    tables = {"leads", "lead_telefones", "lead_emails", "disparos", "disparos_dlq", "agendamentos"}
+    mart = {"mart_funil", "mart_ingest", "mart_agendamentos"}
+    assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {"leads_ingest", *tables, *mart}
     checks = {c.name for c in defs.resolve_assets_def("leads_ingest").check_specs}
     assert checks == {"taxa_de_rejeicao", "leads_com_contato_valido"}
     jobs = {j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")}
-    assert jobs == {"leads_ingest_job", "enviar_disparos", "redrive_dlq", "enviar_lembretes"}
+    assert jobs == {
+        "leads_ingest_job",
+        "enviar_disparos",
+        "redrive_dlq",
+        "enviar_lembretes",
+        "mart_diario",
+        "observar_tabelas",
+    }
+    assert {s.name for s in defs.schedules} == {"mart_diario_schedule", "observar_tabelas_schedule"}
     assert {s.name for s in defs.sensors} == {
         "inbox_ingest_sensor",
         "pending_ingest_jobs_sensor",
@@ -24,7 +34,7 @@ def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
         "lembretes_devidos_sensor",
         "alerta_run_falhou",
     }
-    assert set(defs.resources) == {"postgres", "settings"}
+    assert set(defs.resources) == {"postgres", "settings", "mart"}
 
 
 def test_resources_take_the_environment_through_envvar(monkeypatch, tmp_path: Path) -> None:
@@ -43,6 +53,9 @@ def test_resources_take_the_environment_through_envvar(monkeypatch, tmp_path: Pa
     assert postgres.url() == "postgresql://u@db.example/x"
     assert settings.mcp_whatsapp_endpoint == "http://outro.example"
     assert settings.mcp_email_endpoint is None and settings.home == tmp_path
+    assert (
+        resources["mart"].process_config_and_initialize().mart().database == tmp_path / "mart" / "mart.duckdb"
+    )
 
 
 def test_unset_database_url_means_the_embedded_server(monkeypatch) -> None:
