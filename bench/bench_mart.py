@@ -226,6 +226,10 @@ The build's day is read by the creation-time BRIN index (sql/0020); its export r
 decoded into Arrow by the ADBC driver. The read path opens no database file: one in-memory DuckDB per
 process over the Parquet days, pruned to the asked days by the `dia=` folders. The other {DAYS - 1} days
 are copies of the built day's files.
+The send scenario's mart process runs as a `mart_diario` run does (nice 10, one DuckDB thread) and
+rebuilds back to back, a worst case (the schedule builds once a day); what it cannot lower is the
+PostgreSQL backend serving its COPY, which runs at normal priority on the same cores as the send engine,
+the simulator and the database's own work.
 
 Peak RSS of the benchmark process: {peak_mb:.0f} MiB. Load average at start: {load_before[0]:.2f}
 (other work on the machine shares the cores).
