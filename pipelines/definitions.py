@@ -1,5 +1,5 @@
 """The one Definitions of the code location (workspace.yaml and [tool.dg] load this module), listing by
-name every asset, job, sensor and resource. The ingest asset's checks (`taxa_de_rejeicao`,
+name every asset, job, schedule, sensor and resource. The ingest asset's checks (`taxa_de_rejeicao`,
 `leads_com_contato_valido`) are declared with the asset: they are computed in the same step, from the
 same job. Jobs and ops live in pipelines/jobs/, assets in assets/, sensors and schedules in sensors/."""
 
