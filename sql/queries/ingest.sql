@@ -121,10 +121,13 @@ SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes
 WHERE tenant_id = %(tenant)s AND job_id = %(id)s
 ORDER BY linha, id LIMIT %(limit)s OFFSET %(offset)s;
 
--- name: rejects_all
-SELECT linha, coluna, motivo, valores FROM ingest_rejeicoes
-WHERE tenant_id = %(tenant)s AND job_id = %(id)s
-ORDER BY linha, id;
+-- Every reject of a job as CSV; {coluna}, {motivo}, {valores} are the text columns made safe for a
+-- spreadsheet (pipelines.core.common.csvsafe.sql_safe).
+-- name: rejects_csv
+COPY (SELECT linha, {coluna} AS coluna, {motivo} AS motivo, {valores} AS valores FROM ingest_rejeicoes
+      WHERE tenant_id = %(tenant)s AND job_id = %(id)s
+      ORDER BY linha, id)
+TO STDOUT WITH (FORMAT csv, HEADER);
 
 -- Run coordination (pipelines.core.ingest.runs), cross-tenant by design: the orchestrator serves every
 -- tenant. parado_s: seconds since the job last changed (a processando job's last heartbeat).

@@ -228,3 +228,17 @@ def test_quotes_percent_and_placeholders_in_text_are_data(api_client, conn, tena
     payload = conn.execute("SELECT payload FROM disparos").fetchone()["payload"]
     assert payload["mensagem"] == render(corpo, {"nome": "O'Brien %s {{valor}}", "valor": valor})
     assert payload["template_id"] == "t%s'1"
+
+
+def test_csv_export_neutralizes_formulas(api_client, conn, tenant) -> None:
+    """Lead names that a spreadsheet would run come out as text (leading apostrophe)."""
+    names = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x","clique")', "+SOMA", "-1+2", "@A1", "Normal"]
+    make_template(conn, tenant["id"])
+    for n in names:
+        make_lead(conn, tenant["id"], nome=n, tags=["csv"])
+    cid = _create(api_client, tenant, filtro={"tags": ["csv"]}).json()["campanha_id"]
+    r = api_client.get(f"/campanhas/{cid}/disparos.csv", headers=tenant["headers"])
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert sorted(x["nome"] for x in rows) == sorted(["'" + n for n in names[:-1]] + ["Normal"])
+    assert all(x["destino"].startswith("'+55") for x in rows)  # E.164 phones start with '+'
+    assert {x["tentativas"] for x in rows} == {"0"}  # numbers untouched

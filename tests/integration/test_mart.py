@@ -3,7 +3,7 @@ the tables; a day is each tenant's local day; rebuilding a day replaces it; read
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -155,14 +155,6 @@ def test_read_checks_the_filter_and_the_campaign_owner(conn, tenant, other_tenan
     # an empty mart reads as no rows, with the columns
     empty = funil.read(Mart(tmp_path / "vazio"), tenant["id"], f)
     assert empty.num_rows == 0 and "taxa_falha" in empty.column_names
-
-
-def test_csv_cells_never_start_a_formula() -> None:
-    assert funil.csv_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
-    assert [funil.csv_cell(v) for v in ("+1", "-1", "@a", "\tx", "ok")] == ["'+1", "'-1", "'@a", "'\tx", "ok"]
-    assert funil.csv_cell(-1) == "-1"  # numbers stay numbers
-    assert funil.csv_cell(None) == ""
-    assert funil.csv_cell(datetime(2025, 3, 9, 12, 0)) == "2025-03-09T12:00:00"
 
 
 def test_bench_seed_is_set_based_and_complete(conn, tenant) -> None:

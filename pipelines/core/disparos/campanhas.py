@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pipelines.core.common import csvsafe
 from pipelines.core.common.convert import parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.common.ids import MAX_BATCH, uuid7_prefix, uuid7_sql
@@ -430,6 +431,19 @@ def list_campanhas(
     return {"items": [_campanha_doc(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
+_CSV_TEXT = ("lead_id_externo", "nome", "canal", "destino", "status", "message_id", "mensagem_erro")
+
+
+def _export_column(name: str) -> sql.Composed:
+    """`l.nome` / `d.destino`…; text columns neutralized against formula injection (common.csvsafe)."""
+    col = sql.SQL("{}.{}").format(
+        sql.Identifier("l" if name in ("lead_id_externo", "nome") else "d"), sql.Identifier(name)
+    )
+    if name not in _CSV_TEXT:
+        return col
+    return sql.SQL("{} AS {}").format(csvsafe.sql_safe(col), sql.Identifier(name))
+
+
 def export_csv(conn: psycopg.Connection, tenant_id: UUID | str, campanha_id: UUID | str) -> Iterator[bytes]:
     """Per-lead results as CSV, streamed by COPY TO STDOUT (constant memory). Checks existence first so
     a missing campaign is a 404 before the first byte."""
@@ -441,11 +455,7 @@ def export_csv(conn: psycopg.Connection, tenant_id: UUID | str, campanha_id: UUI
         is None
     ):
         raise NotFoundError(f"campanha {campanha_id} não encontrada")
-    cols = sql.SQL(", ").join(
-        sql.SQL("l.{}").format(sql.Identifier(c)) if c in ("lead_id_externo", "nome")
-        else sql.SQL("d.{}").format(sql.Identifier(c))
-        for c in CSV_COLUMNS
-    )  # fmt: skip
+    cols = sql.SQL(", ").join(_export_column(c) for c in CSV_COLUMNS)
     statement = sql.SQL(query("campanhas", "export_csv")).format(cols=cols)
 
     def _gen() -> Iterator[bytes]:

@@ -11,8 +11,6 @@ one that was only slow finds its job gone and rolls back instead of writing over
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 import time
@@ -22,8 +20,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pipelines.core.common import csvsafe
 from pipelines.core.common.convert import iso_utc
 from pipelines.core.common.db import connection
 from pipelines.core.common.errors import ConflictError, DisparoAgendaError, NotFoundError, ValidationError
@@ -339,22 +339,13 @@ def list_rejects(
 
 
 def rejects_csv(conn: psycopg.Connection, tenant_id: UUID | str, job_id: UUID | str) -> str:
-    """All rejects of a job as CSV (header linha,coluna,motivo,valores; valores is the raw row as JSON)."""
-    import json
-
+    """All rejects of a job as CSV (header linha,coluna,motivo,valores; valores is the raw row as JSON),
+    written by the database (COPY); cells that start like a formula are neutralized (common.csvsafe)."""
     jid = _check_job(conn, tenant_id, job_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["linha", "coluna", "motivo", "valores"])
-    with conn.cursor() as cur:
-        cur.execute(query("ingest", "rejects_all"), {"tenant": tenant_id, "id": jid})
-        for r in cur:
-            writer.writerow(
-                [
-                    r["linha"],
-                    r["coluna"],
-                    r["motivo"],
-                    json.dumps(r["valores"], ensure_ascii=False) if r["valores"] is not None else "",
-                ]
-            )
-    return out.getvalue()
+    statement = sql.SQL(query("ingest", "rejects_csv")).format(
+        coluna=csvsafe.sql_safe(sql.Identifier("coluna")),
+        motivo=csvsafe.sql_safe(sql.Identifier("motivo")),
+        valores=csvsafe.sql_safe(sql.SQL("valores::text")),
+    )
+    with conn.cursor().copy(statement, {"tenant": tenant_id, "id": jid}) as copy:
+        return b"".join(bytes(block) for block in copy).decode("utf-8")

@@ -4,7 +4,6 @@ funil`."""
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,6 +15,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.core.common import csvsafe
 from pipelines.core.common.errors import NotFoundError, ValidationError
 from pipelines.core.common.queries import query
 from pipelines.core.reports.mart import Mart, forget_views, reader
@@ -99,30 +99,14 @@ def document(table: pa.Table, f: FunilFiltro) -> dict[str, Any]:
 
 
 def to_csv(table: pa.Table) -> str:
-    """CSV with a header; every cell through `csv_cell`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow([csv_cell(v) for v in row.values()])
-    return out.getvalue()
+    """CSV with a header; cells that start like a formula are neutralized (common.csvsafe)."""
+    return csvsafe.rows_csv(table.column_names, (row.values() for row in table.to_pylist()))
 
 
 def to_parquet(table: pa.Table) -> bytes:
     out = io.BytesIO()
     pq.write_table(table, out)
     return out.getvalue()
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> str:
-    """One CSV cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe."""
-    text = "" if value is None else str(_json_value(value))
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
 
 
 def _json_value(value: Any) -> Any:
