@@ -29,12 +29,14 @@ class IngestConfig(dg.Config):
     min_taxa_contato: float = 0.50
 
 
-def _metadata(outcome: PartitionOutcome, key: str) -> dict[str, Any]:
+def materialization_metadata(outcome: PartitionOutcome, key: str) -> dict[str, Any]:
+    """What a materialization of the partition shows (by a run, or reported for a run made elsewhere)."""
     doc = outcome.document
     return {
         "job_id": str(outcome.job_id),
         "arquivo": doc.get("arquivo_origem") or key,
         "status": doc["status"],
+        "origem": doc.get("origem") or "-",
         "executado_agora": outcome.ran,
         "linhas_total": outcome.linhas_total,
         "linhas_processadas": doc.get("linhas_processadas") or 0,
@@ -62,31 +64,39 @@ def _metadata(outcome: PartitionOutcome, key: str) -> dict[str, Any]:
     }
 
 
-def _checks(outcome: PartitionOutcome, config: IngestConfig) -> list[dg.AssetCheckResult]:
+def check_values(outcome: PartitionOutcome, config: IngestConfig) -> list[tuple[str, bool, dict[str, Any]]]:
+    """(check name, passed, metadata) of the asset's checks for one job."""
     doc = outcome.document
     return [
-        dg.AssetCheckResult(
-            check_name=CHECK_REJECTS,
-            passed=outcome.reject_rate <= config.max_taxa_rejeicao,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
+        (
+            CHECK_REJECTS,
+            outcome.reject_rate <= config.max_taxa_rejeicao,
+            {
                 "taxa": dg.MetadataValue.float(round(outcome.reject_rate, 4)),
                 "limite": dg.MetadataValue.float(config.max_taxa_rejeicao),
                 "linhas_rejeitadas": doc.get("linhas_rejeitadas") or 0,
                 "linhas_total": outcome.linhas_total,
             },
         ),
-        dg.AssetCheckResult(
-            check_name=CHECK_CONTACT,
-            passed=outcome.contact_rate >= config.min_taxa_contato,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
+        (
+            CHECK_CONTACT,
+            outcome.contact_rate >= config.min_taxa_contato,
+            {
                 "taxa": dg.MetadataValue.float(round(outcome.contact_rate, 4)),
                 "minimo": dg.MetadataValue.float(config.min_taxa_contato),
                 "leads": outcome.contacts["leads"],
                 "com_contato": outcome.contacts["com_contato"],
             },
         ),
+    ]
+
+
+def _checks(outcome: PartitionOutcome, config: IngestConfig) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            check_name=name, passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+        )
+        for name, passed, metadata in check_values(outcome, config)
     ]
 
 
@@ -143,4 +153,6 @@ def leads_ingest(
             f"{doc.get('mensagem_erro') or '-'}",
             metadata={"job_id": str(outcome.job_id), "status": doc["status"]},
         )
-    return dg.MaterializeResult(metadata=_metadata(outcome, key), check_results=_checks(outcome, config))
+    return dg.MaterializeResult(
+        metadata=materialization_metadata(outcome, key), check_results=_checks(outcome, config)
+    )

@@ -13,7 +13,7 @@ from pipelines.jobs.lembretes import enviar_lembretes
 from pipelines.jobs.mart import mart_diario, observar_tabelas
 from pipelines.jobs.send import enviar_disparos, redrive_dlq
 from pipelines.resources import build_resources
-from sensors.ingest import inbox_ingest_sensor, pending_ingest_jobs_sensor
+from sensors.ingest import inbox_ingest_sensor, ingest_fora_do_dagster, pending_ingest_jobs_sensor
 from sensors.lembretes import lembretes_devidos_sensor
 from sensors.mart import mart_diario_schedule, observar_tabelas_schedule
 from sensors.run_failure import alerta_run_falhou
@@ -26,6 +26,7 @@ defs = dg.Definitions(
     sensors=[
         inbox_ingest_sensor,
         pending_ingest_jobs_sensor,
+        ingest_fora_do_dagster,
         disparos_devidos,
         lembretes_devidos_sensor,
         alerta_run_falhou,

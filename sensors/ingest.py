@@ -1,6 +1,8 @@
 """Sensors that start lead ingests: the inbox drop folder (inbox/<tenant-slug>/), and every pending job of
 any origin (API uploads, inbox jobs whose run request was lost, jobs resumed after their runner died).
-Both add the job's dynamic partition and launch `leads_ingest_job` (pipelines/jobs/ingest.py) for it."""
+Both add the job's dynamic partition and launch `leads_ingest_job` (pipelines/jobs/ingest.py) for it.
+A third one reports to the instance the ingests that ran outside Dagster (CLI, the API's in-process
+runner, the demo), so every job is a partition of `leads_ingest` with its materialization."""
 
 from __future__ import annotations
 
@@ -9,9 +11,15 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.ingest import ingest_partitions
+from assets.ingest import IngestConfig, check_values, ingest_partitions, materialization_metadata
 from pipelines.core.ingest.inbox import WATCH_S, scan_inbox
-from pipelines.core.ingest.runs import fail_pending_job, pending_jobs, rescue_stale_jobs
+from pipelines.core.ingest.runs import (
+    fail_pending_job,
+    finished_jobs_since,
+    job_outcome,
+    pending_jobs,
+    rescue_stale_jobs,
+)
 from pipelines.core.ingest.surfaces import PARTITIONS_NAME, partition_key
 from pipelines.dagster_common import ACTIVE_RUN_STATUSES, INGEST_JOB_TAG, INGEST_TAGS, SOURCE_TAG, TENANT_TAG
 from pipelines.jobs.ingest import JOB_NAME
@@ -134,4 +142,107 @@ def pending_ingest_jobs_sensor(
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[ingest_partitions.build_add_request(new_keys)] if new_keys else [],
+    )
+
+
+# A job's end time is its last transaction's start (a big sheet's load can take minutes), so each tick
+# looks back this far before the newest end it handled; the cursor remembers the jobs handled within it.
+EXTERNAL_LOOKBACK_S = 3600.0
+EXTERNAL_BATCH = 200
+LEADS_INGEST = dg.AssetKey("leads_ingest")
+
+
+def _report_external_job(instance: dg.DagsterInstance, conn, job: dict, key: str) -> None:
+    """Add the job's partition and record what it did, as if a run of the asset had done it."""
+    if not instance.has_dynamic_partition(PARTITIONS_NAME, key):
+        instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
+    if job["status"] != "concluido":
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=LEADS_INGEST,
+                partition=key,
+                description=f"job de ingestão ({job['origem']}) terminou em erro fora do Dagster; "
+                "re-materialize a partição para ingerir o arquivo de novo",
+                metadata={
+                    "job_id": str(job["job_id"]),
+                    "status": job["status"],
+                    "origem": job["origem"],
+                    "mensagem_erro": job["mensagem_erro"] or "-",
+                },
+            )
+        )
+        return
+    outcome = job_outcome(conn, job["tenant_id"], job["job_id"], ran=True, duration_s=0.0)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=LEADS_INGEST,
+            partition=key,
+            description=f"ingestão feita fora do Dagster (origem {job['origem']})",
+            metadata=materialization_metadata(outcome, key),
+        )
+    )
+    for name, passed, metadata in check_values(outcome, IngestConfig()):
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=LEADS_INGEST,
+                check_name=name,
+                passed=passed,
+                metadata=metadata,
+                severity=dg.AssetCheckSeverity.WARN,
+                partition=key,
+            )
+        )
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Ingestões feitas fora do Dagster (CLI, API sem Dagster, demo): cria a partição do job em "
+    "leads_ingest e registra a materialização com os números do job e os asset checks (um job em erro "
+    "vira uma observação), para que a UI mostre toda ingestão e um backfill possa refazer qualquer uma.",
+)
+def ingest_fora_do_dagster(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource
+) -> dg.SensorResult:
+    # Cursor: the newest end time handled and the jobs handled within EXTERNAL_LOOKBACK_S of it. A job a
+    # Dagster run is still on is left for a later tick; one a run took (its tag) is that run's to report.
+    state = json.loads(context.cursor) if context.cursor else {}
+    newest = float(state.get("ate", 0.0))
+    seen: dict[str, float] = state.get("vistos", {})
+    reported: list[str] = []
+    deferred: list[float] = []
+    with postgres.connection() as conn:
+        jobs = finished_jobs_since(
+            conn, after=newest - EXTERNAL_LOOKBACK_S, exclude=list(seen), limit=EXTERNAL_BATCH
+        )
+        for job in jobs:
+            job_id = str(job["job_id"])
+            runs = context.instance.get_run_records(
+                filters=dg.RunsFilter(job_name=JOB_NAME, tags={INGEST_JOB_TAG: job_id}), limit=5
+            )
+            if any(r.dagster_run.status in ACTIVE_RUN_STATUSES for r in runs):
+                deferred.append(job["terminou_em"])
+                continue
+            seen[job_id] = job["terminou_em"]
+            newest = max(newest, job["terminou_em"])
+            if runs:
+                continue  # a run of leads_ingest_job took it and recorded it
+            key = partition_key(job["slug"], job["arquivo_origem"], job_id)
+            done = context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=LEADS_INGEST, asset_partitions=[key]), limit=1
+            )
+            if done.records:
+                continue
+            _report_external_job(context.instance, conn, job, key)
+            reported.append(f"{key} ({job['origem']}, {job['status']})")
+    if deferred:  # come back to them: never move past a job a run is still on
+        newest = min(newest, min(deferred) - 1.0)
+    seen = {k: t for k, t in seen.items() if t > newest - EXTERNAL_LOOKBACK_S}
+    cursor = json.dumps({"ate": newest, "vistos": seen}, sort_keys=True)
+    for line in reported:
+        context.log.info(f"registrada ingestão feita fora do Dagster: {line}")
+    if not reported:
+        return dg.SensorResult(skip_reason="nenhuma ingestão nova feita fora do Dagster", cursor=cursor)
+    return dg.SensorResult(
+        skip_reason=f"{len(reported)} ingestões registradas: " + "; ".join(reported[:10]), cursor=cursor
     )

@@ -190,3 +190,14 @@ SELECT count(*)::int AS leads,
                                       WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.lead_id
                                         AND e.valido_para_disparo))::int AS com_contato
 FROM leads l WHERE l.tenant_id = %(tenant)s AND l.ingest_job_id = %(id)s;
+
+-- Jobs that ended after `after` (epoch seconds), oldest first, but the fresh jobs of Dagster
+-- re-materializations; for the sensor that reports ingests run outside Dagster to its instance.
+-- name: finished_jobs_since
+SELECT j.job_id, j.tenant_id, t.slug, j.arquivo_origem, j.origem, j.status, j.mensagem_erro,
+       extract(epoch FROM j.concluido_em)::float8 AS terminou_em
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE j.status IN ('concluido', 'erro') AND j.origem <> 'dagster'
+  AND j.concluido_em > to_timestamp(%(after)s) AND NOT (j.job_id = ANY(%(exclude)s::uuid[]))
+ORDER BY j.concluido_em, j.job_id
+LIMIT %(limit)s;

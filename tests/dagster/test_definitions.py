@@ -30,6 +30,7 @@ def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
     assert {s.name for s in defs.sensors} == {
         "inbox_ingest_sensor",
         "pending_ingest_jobs_sensor",
+        "ingest_fora_do_dagster",
         "disparos_devidos",
         "lembretes_devidos_sensor",
         "alerta_run_falhou",

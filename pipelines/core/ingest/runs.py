@@ -289,12 +289,36 @@ def run_for_partition(
         waited = _wait_for_other_executor(
             conn, url, job_id, progress=progress, log=log, wait_s=wait_s, poll_s=poll_s
         )
-        return PartitionOutcome(
-            job_id=job_id,
-            tenant_id=tenant_id,
-            ran=ran or waited,
-            document=job_document(conn, tenant_id, job_id),
-            reject_reasons=reject_reasons(conn, tenant_id, job_id),
-            contacts=contact_stats(conn, tenant_id, job_id),
-            duration_s=time.perf_counter() - started,
+        return job_outcome(
+            conn, tenant_id, job_id, ran=ran or waited, duration_s=time.perf_counter() - started
         )
+
+
+def job_outcome(
+    conn: psycopg.Connection, tenant_id: UUID, job_id: UUID, *, ran: bool, duration_s: float
+) -> PartitionOutcome:
+    """What the asset shows for a job: its document, reject reasons and contact numbers."""
+    return PartitionOutcome(
+        job_id=job_id,
+        tenant_id=tenant_id,
+        ran=ran,
+        document=job_document(conn, tenant_id, job_id),
+        reject_reasons=reject_reasons(conn, tenant_id, job_id),
+        contacts=contact_stats(conn, tenant_id, job_id),
+        duration_s=duration_s,
+    )
+
+
+# --- jobs run outside Dagster ---------------------------------------------------------------------
+
+
+def finished_jobs_since(
+    conn: psycopg.Connection, *, after: float, exclude: list[str], limit: int = 200
+) -> list[dict[str, Any]]:
+    """Jobs that ended (`concluido` or `erro`) after epoch second `after`, oldest first, except those in
+    `exclude` and the fresh jobs of Dagster re-materializations (their run reports them): what the
+    Dagster shell checks against its instance to report the ingests that ran elsewhere (CLI, API, demo).
+    Each row has `slug`, `arquivo_origem`, `origem`, `status` and `terminou_em` (epoch seconds)."""
+    return conn.execute(
+        query("ingest", "finished_jobs_since"), {"after": after, "exclude": exclude, "limit": limit}
+    ).fetchall()
