@@ -215,6 +215,35 @@ END
 $$;
 
 
+--
+-- Name: notificar_envio_disparos(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.notificar_envio_disparos() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('disparo_agenda_envio', 'disparos:' || c.canal)
+    FROM (SELECT DISTINCT canal FROM novos WHERE status = 'pendente') c;
+    RETURN NULL;
+END $$;
+
+
+--
+-- Name: notificar_envio_lembretes(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.notificar_envio_lembretes() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM novos WHERE status = 'pendente') THEN
+        PERFORM pg_notify('disparo_agenda_envio', 'lembretes');
+    END IF;
+    RETURN NULL;
+END $$;
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -363,6 +392,7 @@ CREATE TABLE public.disparos (
     lease_owner text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    reenvios_dlq integer DEFAULT 0 NOT NULL,
     CONSTRAINT disparos_canal_check CHECK ((canal = ANY (ARRAY['whatsapp'::text, 'email'::text]))),
     CONSTRAINT disparos_check CHECK (((canal <> 'whatsapp'::text) OR (email_id IS NULL))),
     CONSTRAINT disparos_check1 CHECK (((canal <> 'email'::text) OR (telefone_id IS NULL))),
@@ -418,6 +448,23 @@ CREATE TABLE public.envio_rate_buckets (
     tokens double precision NOT NULL,
     atualizado_em timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     CONSTRAINT envio_rate_buckets_canal_check CHECK ((canal = ANY (ARRAY['whatsapp'::text, 'email'::text])))
+);
+
+
+--
+-- Name: envio_workers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.envio_workers (
+    worker_id text NOT NULL,
+    papel text NOT NULL,
+    canais text[] NOT NULL,
+    lembretes boolean NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    iniciado_em timestamp with time zone DEFAULT now() NOT NULL,
+    heartbeat_em timestamp with time zone DEFAULT now() NOT NULL,
+    termina_em timestamp with time zone
 );
 
 
@@ -825,6 +872,14 @@ ALTER TABLE ONLY public.disparos
 
 ALTER TABLE ONLY public.envio_rate_buckets
     ADD CONSTRAINT envio_rate_buckets_pkey PRIMARY KEY (tenant_id, canal);
+
+
+--
+-- Name: envio_workers envio_workers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.envio_workers
+    ADD CONSTRAINT envio_workers_pkey PRIMARY KEY (worker_id);
 
 
 --
@@ -1480,6 +1535,34 @@ CREATE TRIGGER leads_tenant_id_fkey_upd AFTER UPDATE ON public.leads REFERENCING
 --
 
 CREATE TRIGGER tenants_chave_fixa BEFORE UPDATE OF id ON public.tenants FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION public.fk_conjunto_chave_fixa('id');
+
+
+--
+-- Name: disparos trg_disparos_notificar_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_disparos_notificar_insert AFTER INSERT ON public.disparos REFERENCING NEW TABLE AS novos FOR EACH STATEMENT EXECUTE FUNCTION public.notificar_envio_disparos();
+
+
+--
+-- Name: disparos trg_disparos_notificar_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_disparos_notificar_update AFTER UPDATE ON public.disparos REFERENCING NEW TABLE AS novos FOR EACH STATEMENT EXECUTE FUNCTION public.notificar_envio_disparos();
+
+
+--
+-- Name: agendamento_lembretes trg_lembretes_notificar_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_lembretes_notificar_insert AFTER INSERT ON public.agendamento_lembretes REFERENCING NEW TABLE AS novos FOR EACH STATEMENT EXECUTE FUNCTION public.notificar_envio_lembretes();
+
+
+--
+-- Name: agendamento_lembretes trg_lembretes_notificar_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_lembretes_notificar_update AFTER UPDATE ON public.agendamento_lembretes REFERENCING NEW TABLE AS novos FOR EACH STATEMENT EXECUTE FUNCTION public.notificar_envio_lembretes();
 
 
 --

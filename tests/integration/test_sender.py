@@ -154,10 +154,10 @@ def test_retryable_failure_schedules_backoff_then_dlq_then_redrive(conn, databas
         "SELECT status, tentativas, data_agendado, mensagem_erro FROM disparos WHERE disparo_id = ANY(%s)",
         (ids,),
     ).fetchall()
-    for r in rows:  # attempt 1 failed: next one after ~1 s (± 20 % jitter)
+    for r in rows:  # attempt 1 failed: the next one no earlier than 1 s after it (jitter only adds ≤ 20 %)
         assert (r["status"], r["tentativas"]) == ("pendente", 1)
         assert (
-            t0 + timedelta(seconds=0.75) <= r["data_agendado"] <= datetime.now(UTC) + timedelta(seconds=1.25)
+            t0 + timedelta(seconds=1.0) <= r["data_agendado"] <= datetime.now(UTC) + timedelta(seconds=1.25)
         )
         assert "503" in r["mensagem_erro"]
     assert sender.send_due(database_url, settings=_settings(mcp)).enviados == 0  # not due yet: nothing sent
@@ -187,6 +187,33 @@ def test_retryable_failure_schedules_backoff_then_dlq_then_redrive(conn, databas
         ]
         == 1
     )
+
+
+def test_redrive_sends_under_a_key_of_its_own(conn, database_url, tenant, mcp) -> None:
+    """An idempotent MCP answers a repeated key with its first answer: a redrive under the first key would
+    get the first attempt's permanent failure back without anything being sent."""
+    ids = seed_due(conn, tenant["id"], 2)
+    _configure(mcp, rate_failed=1.0)
+    assert sender.send_due(database_url, settings=_settings(mcp)).dlq == 2
+    _configure(mcp, rate_failed=0.0)
+    for round_ in (1, 2):
+        assert redrive(conn, tenant_id=tenant["id"], disparo_ids=ids[:1]).redriven == 1
+        assert sender.send_due(database_url, settings=_settings(mcp)).enviados == 1
+        assert _status(conn, ids) == {"enviado": 1, "erro": 1}
+        sent = _messages(mcp, idempotency_key=f"{ids[0]}:r{round_}")
+        assert len(sent) == 1 and sent[0]["status"] == "sent"
+        row = conn.execute(
+            "SELECT message_id, reenvios_dlq FROM disparos WHERE disparo_id = %s", (ids[0],)
+        ).fetchone()
+        assert row == {"message_id": sent[0]["messageId"], "reenvios_dlq": round_}
+        if round_ == 1:  # fail it again (by hand) to redrive it a second time
+            conn.execute("UPDATE disparos SET status = 'erro' WHERE disparo_id = %s", (ids[0],))
+            conn.execute(
+                "INSERT INTO disparos_dlq (tenant_id, disparo_id, canal, payload, ultimo_erro, tentativas) "
+                "VALUES (%s, %s, 'whatsapp', '{}', 'x', 1)",
+                (tenant["id"], ids[0]),
+            )
+    assert len(_messages(mcp, idempotency_key=str(ids[0]))) == 1  # the first key: the first (failed) answer
 
 
 def test_429_honours_retry_after(conn, database_url, tenant, mcp) -> None:

@@ -22,18 +22,20 @@ class _Fixed(random.Random):
 
 
 def test_backoff_doubles_from_one_second_and_caps_at_thirty() -> None:
-    mid = _Fixed(0.5)  # jitter term 0
-    assert [backoff_delay(n, rng=mid) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    none = _Fixed(0.0)  # jitter term 0
+    assert [backoff_delay(n, rng=none) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
-def test_backoff_jitter_stays_within_twenty_percent_and_under_the_cap() -> None:
+def test_backoff_jitter_only_adds_up_to_twenty_percent_and_stays_under_the_cap() -> None:
     rng = random.Random(7)
     for attempt in range(1, 10):
         nominal = min(30.0, 2 ** (attempt - 1))
         for _ in range(200):
             d = backoff_delay(attempt, rng=rng)
-            assert 0.8 * nominal - 1e-9 <= d <= min(30.0, 1.2 * nominal) + 1e-9
-    assert backoff_delay(1, rng=_Fixed(0.0)) == pytest.approx(0.8)
+            assert nominal - 1e-9 <= d <= min(30.0, 1.2 * nominal) + 1e-9  # never earlier than the seed
+    assert backoff_delay(1, rng=_Fixed(0.0)) == 1.0  # attempt 2: no earlier than 1 s
+    assert backoff_delay(2, rng=_Fixed(0.0)) == 2.0  # attempt 3: no earlier than 2 s
+    assert backoff_delay(1, rng=_Fixed(0.999)) == pytest.approx(1.2, abs=1e-3)
     assert backoff_delay(6, rng=_Fixed(0.999)) == 30.0
 
 

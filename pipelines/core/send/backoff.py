@@ -1,4 +1,6 @@
-"""Retry spacing shared by disparos and reminders (seed 9.1: 1 s, doubling, capped at 30 s)."""
+"""Retry spacing shared by disparos and reminders (seed 9.1: attempt 2 one second after the first failure,
+attempt 3 two seconds after the second, doubling, capped at 30 s). Jitter only ever adds to the seed's
+delay (up to +20 %), so no retry comes earlier than the seed says."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import random
 
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
-BACKOFF_JITTER = 0.2  # ± 20 %
+BACKOFF_JITTER = 0.2  # + 0..20 %
 
 
 def backoff_delay(
@@ -17,7 +19,7 @@ def backoff_delay(
     jitter: float = BACKOFF_JITTER,
     rng: random.Random | None = None,
 ) -> float:
-    """Delay before the attempt after `attempt` (1-based): base·2^(attempt-1), capped, ± jitter, ≤ cap."""
+    """Delay before the attempt after `attempt` (1-based): base·2^(attempt-1) plus 0..jitter of it, ≤ cap."""
     nominal = min(cap, base * 2 ** max(0, attempt - 1))
     r = (rng or random).random()
-    return min(cap, max(0.0, nominal * (1 - jitter + 2 * jitter * r)))
+    return min(cap, nominal * (1 + jitter * r))

@@ -1,7 +1,9 @@
 """The dead-letter queue: disparos that ended `erro` after their attempts, listed and re-driven.
 
-Re-driving puts them back to `pendente`, due now, with fresh attempts; the send engine takes them from
-there like any other due disparo."""
+Re-driving puts them back to `pendente`, due now, with fresh attempts and a new Idempotency-Key
+(`disparo_id:rN`, N = `reenvios_dlq`, engine.idempotency_key): under the first key an idempotent MCP
+server would only replay its first, failed, answer. The send engine takes them from there like any other
+due disparo."""
 
 from __future__ import annotations
 
@@ -87,6 +89,7 @@ WITH q AS (
     WHERE (d.tenant_id, d.disparo_id) IN (SELECT tenant_id, disparo_id FROM q) AND d.status = 'erro'
 ), d AS (
     UPDATE disparos d SET status = 'pendente', tentativas = 0, mensagem_erro = NULL,
+           reenvios_dlq = d.reenvios_dlq + 1,
            data_agendado = now(), lease_ate = NULL, lease_owner = NULL, updated_at = now()
     FROM c
     WHERE NOT c.pular AND d.tenant_id = c.tenant_id AND d.disparo_id = c.disparo_id AND d.status = 'erro'

@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -75,6 +75,23 @@ class SendStats:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SendOptions:
+    """What one drain (or the long-lived loop's drains) works on and how: one object instead of a long
+    parameter list repeated by every caller. `now` only fixes the clock of the send-window check (tests)."""
+
+    canal: str | None = None  # one channel; None: every channel with an MCP endpoint
+    tenant_id: UUID | None = None
+    disparo_ids: list[UUID] | None = None
+    time_budget_s: float = 30.0
+    batch_size: int = 500
+    worker_id: str | None = None  # the lease owner; default host:random
+    concurrency: int = 50  # MCP requests at once = the most sends that can be lost unrecorded by a kill
+    timeout: float = 10.0  # MCP request timeout
+    lease_s: float = 60.0
+    now: datetime | None = None
+
+
 # ---------------------------------------------------------------------------------------------- SQL
 
 _EVENT_JSON = """jsonb_build_object(
@@ -91,7 +108,7 @@ _TOUCH_LEADS = """UPDATE leads l SET data_ultimo_evento = greatest(l.data_ultimo
 
 _RETURNING = (
     "d.disparo_id, d.tenant_id, d.lead_id, d.campanha_id, d.canal, d.destino, d.template, d.payload, "
-    "d.status, d.tentativas, d.max_tentativas, d.mensagem_erro, d.message_id, d.data_envio"
+    "d.status, d.tentativas, d.max_tentativas, d.mensagem_erro, d.message_id, d.data_envio, d.reenvios_dlq"
 )
 
 _CLAIM = f"""
@@ -128,7 +145,9 @@ WITH g AS (
 ), lt AS (
     {_TOUCH_LEADS.format(statuses="'bloqueado'")}
 )
-SELECT disparo_id, tenant_id, canal, destino, template, payload, status, tentativas, max_tentativas FROM upd
+SELECT disparo_id, tenant_id, canal, destino, template, payload, status, tentativas, max_tentativas,
+       reenvios_dlq
+FROM upd
 """
 
 _WRITE = f"""
@@ -248,6 +267,17 @@ def count_due(conn: psycopg.Connection, canal: str | None = None) -> list[dict[s
 # ---------------------------------------------------------------------------------------- worker
 
 
+class _WriteFailed(Exception):
+    """The writer could not record results (e.g. the database went away)."""
+
+
+def idempotency_key(row: dict[str, Any]) -> str:
+    """The disparo id on every attempt; a DLQ redrive is a new send and gets its own key (`id:rN`), so an
+    idempotent MCP server does not answer it with the first, failed, attempt."""
+    n = row.get("reenvios_dlq") or 0
+    return str(row["disparo_id"]) if n == 0 else f"{row['disparo_id']}:r{n}"
+
+
 @dataclass
 class _Group:
     tenant_id: UUID
@@ -285,40 +315,26 @@ class _Limiter:
 
 
 class _Worker:
-    def __init__(
-        self,
-        url: str,
-        settings: Settings,
-        *,
-        canais: list[str],
-        tenant_id: UUID | None,
-        disparo_ids: list[UUID] | None,
-        time_budget_s: float,
-        batch_size: int,
-        worker_id: str,
-        concurrency: int,
-        timeout: float,
-        lease_s: float,
-        now: datetime | None,
-    ) -> None:
+    def __init__(self, url: str, settings: Settings, options: SendOptions) -> None:
         self.url = url
         self.settings = settings
-        self.canais = canais
-        self.tenant_id = tenant_id
-        self.disparo_ids = disparo_ids
-        self.budget = time_budget_s
-        self.batch_size = max(1, batch_size)
-        self.owner = worker_id
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.lease_s = max(lease_s, 3 * timeout)
-        self.fixed_now = now
+        self.canais = _channels(settings, options.canal)
+        self.tenant_id = options.tenant_id
+        ids = options.disparo_ids
+        self.disparo_ids = [UUID(str(i)) for i in ids] if ids is not None else None
+        self.budget = options.time_budget_s
+        self.batch_size = max(1, options.batch_size)
+        self.owner = options.worker_id or default_worker_id()
+        self.concurrency = max(1, options.concurrency)
+        self.timeout = options.timeout
+        self.lease_s = max(options.lease_s, 3 * options.timeout)
+        self.fixed_now = options.now
         self.stats = SendStats()
         self.rng = random.Random()
         self.tasks: dict[UUID, asyncio.Task] = {}
         self.waiting: set[UUID] = set()  # tasks not yet sending (cancellable at budget end)
         self.per_group: dict[tuple[UUID, str], int] = {}
-        self.results: list[tuple] = []
+        self.results: list[tuple[tuple, asyncio.Future]] = []  # (row to write, resolved once written)
         self.released: list[UUID] = []
         self.limiters: dict[tuple[UUID, str], _Limiter] = {}
         self.buckets_ready: set[tuple[UUID, str]] = set()
@@ -332,7 +348,9 @@ class _Worker:
         self.progress = asyncio.Event()
         self.results_event = asyncio.Event()
         self.stop_writer = False
-        self.slots = asyncio.Semaphore(concurrency)
+        self.write_error: BaseException | None = None
+        self.stopping = False  # set by the long-lived loop on SIGTERM: claim nothing more
+        self.slots = asyncio.Semaphore(self.concurrency)
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)
@@ -543,25 +561,41 @@ class _Worker:
             await self.slots.acquire()
             self.waiting.discard(did)  # from here on the send is not interrupted
             try:
-                request = request_from_disparo(row["canal"], row["destino"], row["template"], row["payload"])
-                res = await self.client.send(row["canal"], request, str(did))
+                try:
+                    request = request_from_disparo(
+                        row["canal"], row["destino"], row["template"], row["payload"]
+                    )
+                    res = await self.client.send(row["canal"], request, idempotency_key(row))
+                except Exception as exc:  # a row we cannot even build a request for: permanent failure
+                    log.exception("disparo %s: erro ao enviar", did)
+                    res = SendResult("failed", error=f"erro interno: {exc}")
+                # The slot is held until the result is in the database: at any moment at most
+                # `concurrency` messages are sent-but-unrecorded, the most a kill -9 can make re-send.
+                await self.record(self._outcome(row, res))
             finally:
                 self.slots.release()
-            self.results.append(self._outcome(row, res))
-            self.results_event.set()
         except asyncio.CancelledError:
             self.released.append(did)
-        except Exception as exc:  # a row we cannot even build a request for: permanent failure
-            log.exception("disparo %s: erro ao enviar", did)
-            self.results.append(self._outcome(row, SendResult("failed", error=f"erro interno: {exc}")))
-            self.results_event.set()
+        except _WriteFailed:
+            pass  # the writer failed: the drain ends with its error; the lease brings the row back
         finally:
             self.waiting.discard(did)
             self.tasks.pop(did, None)
             self.per_group[key] -= 1
             self.progress.set()
 
+    async def record(self, item: tuple) -> None:
+        """Queue one result for the writer and wait until it is written (or the writer failed)."""
+        if self.write_error is not None:
+            raise _WriteFailed from self.write_error
+        done = asyncio.get_running_loop().create_future()
+        self.results.append((item, done))
+        self.results_event.set()
+        await done
+
     async def writer(self) -> None:
+        """Writes whatever results have arrived, one set-based statement per round, as soon as they
+        arrive: no waiting for a batch to fill up."""
         while True:
             if not self.results:
                 if self.stop_writer:
@@ -572,65 +606,101 @@ class _Worker:
                 except TimeoutError:
                     pass
                 continue
-            if len(self.results) < self.batch_size and not self.stop_writer:
-                await asyncio.sleep(0.05)  # let a batch build up
             batch, self.results = self.results[: self.batch_size], self.results[self.batch_size :]
-            await self.write(batch)
+            try:
+                await self.write([item for item, _ in batch])
+            except BaseException as exc:
+                self.write_error = exc
+                for _, done in batch + self.results:
+                    if not done.done():
+                        done.set_exception(_WriteFailed())
+                self.results = []
+                raise
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
-    async def run(self) -> SendStats:
-        t0 = time.monotonic()
-        deadline = t0 + self.budget
+    async def open(self) -> None:
         conninfo = {"autocommit": True, "row_factory": dict_row}
         self.conn = await psycopg.AsyncConnection.connect(self.url, **conninfo)
         self.write_conn = await psycopg.AsyncConnection.connect(self.url, **conninfo)
         self.rate_conn = await psycopg.AsyncConnection.connect(self.url, **conninfo)
         self.rate_lock = asyncio.Lock()
-        writer: asyncio.Task | None = None
+        self.client = McpClient(self.settings, concurrency=self.concurrency, timeout=self.timeout)
+        await self.client.__aenter__()
+
+    async def close(self) -> None:
         try:
-            async with McpClient(self.settings, concurrency=self.concurrency, timeout=self.timeout) as client:
-                self.client = client
-                writer = asyncio.create_task(self.writer())
-                await self.maintenance(force=True)
-                while time.monotonic() < deadline:
-                    if len(self.tasks) > self.batch_size:  # keep ~2 batches in flight, claim full batches
-                        await self.heartbeat()
-                        await self._wait_progress(deadline)
-                        continue
-                    await self.maintenance()
-                    await self.discover()
-                    rows, touched = await self.claim(2 * self.batch_size - len(self.tasks))
-                    if not touched and not self.tasks:
-                        await self.discover(force=True)  # make sure: a fresh look before giving up
-                        rows, touched = await self.claim(2 * self.batch_size - len(self.tasks))
-                        if not touched:
-                            break  # nothing claimable now and nothing in flight
-                    elif not touched:
-                        await self._wait_progress(deadline)
-                        continue
-                    for row in rows:
-                        did = row["disparo_id"]
-                        key = (row["tenant_id"], row["canal"])
-                        self.per_group[key] = self.per_group.get(key, 0) + 1
-                        self.waiting.add(did)
-                        self.tasks[did] = asyncio.create_task(self.process(row))
-                # budget over (or drained): stop what has not started, let sends in flight finish
-                for did in list(self.waiting):
-                    task = self.tasks.get(did)
-                    if task is not None:
-                        task.cancel()
-                if self.tasks:
-                    await asyncio.gather(*list(self.tasks.values()), return_exceptions=True)
-                self.stop_writer = True
-                self.results_event.set()
-                await writer
-                if self.released:
-                    cur = await self.conn.execute(_RELEASE, {"ids": self.released, "owner": self.owner})
-                    self.stats.liberados += cur.rowcount
+            await self.client.__aexit__(None, None, None)
         finally:
-            if writer is not None and not writer.done():
-                writer.cancel()
             for c in (self.conn, self.write_conn, self.rate_conn):
                 await c.close()
+
+    async def run(self) -> SendStats:
+        """One drain on connections of its own (`send_due`)."""
+        await self.open()
+        try:
+            return await self.drain(self.budget)
+        finally:
+            await self.close()
+
+    async def drain(self, budget_s: float) -> SendStats:
+        """Send what is due until nothing is claimable and nothing is in flight, the budget ends or
+        `stopping` is set; the connections stay open (the long-lived loop drains again and again)."""
+        self.stats = SendStats()
+        t0 = time.monotonic()
+        deadline = t0 + budget_s
+        self.stop_writer = False
+        self.write_error = None
+        self.released = []
+        writer = asyncio.create_task(self.writer())
+        try:
+            await self.maintenance(force=True)
+            while time.monotonic() < deadline and not self.stopping:
+                if writer.done():
+                    break  # the writer failed: stop claiming, its error is raised below
+                if len(self.tasks) > self.batch_size:  # keep ~2 batches in flight, claim full batches
+                    await self.heartbeat()
+                    await self._wait_progress(deadline)
+                    continue
+                await self.maintenance()
+                await self.discover()
+                rows, touched = await self.claim(2 * self.batch_size - len(self.tasks))
+                if not touched and not self.tasks:
+                    await self.discover(force=True)  # make sure: a fresh look before giving up
+                    rows, touched = await self.claim(2 * self.batch_size - len(self.tasks))
+                    if not touched:
+                        break  # nothing claimable now and nothing in flight
+                elif not touched:
+                    await self._wait_progress(deadline)
+                    continue
+                for row in rows:
+                    did = row["disparo_id"]
+                    key = (row["tenant_id"], row["canal"])
+                    self.per_group[key] = self.per_group.get(key, 0) + 1
+                    self.waiting.add(did)
+                    self.tasks[did] = asyncio.create_task(self.process(row))
+            # budget over, stopping, or drained: stop what has not started, let sends in flight finish
+            for did in list(self.waiting):
+                task = self.tasks.get(did)
+                if task is not None:
+                    task.cancel()
+            if self.tasks:
+                await asyncio.gather(*list(self.tasks.values()), return_exceptions=True)
+            self.stop_writer = True
+            self.results_event.set()
+            await writer
+            if self.released:
+                cur = await self.conn.execute(_RELEASE, {"ids": self.released, "owner": self.owner})
+                self.stats.liberados += cur.rowcount
+        finally:
+            for task in list(self.tasks.values()):  # an error above: nothing of this drain keeps running
+                task.cancel()
+            if self.tasks:
+                await asyncio.gather(*list(self.tasks.values()), return_exceptions=True)
+            if not writer.done():
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
         self.stats.duration_s = round(time.monotonic() - t0, 3)
         self.stats.throughput = (
             round(self.stats.enviados / self.stats.duration_s, 1) if self.stats.duration_s else 0.0
@@ -666,79 +736,29 @@ def _channels(settings: Settings, canal: str | None) -> list[str]:
 
 
 async def send_due_async(
-    url: str,
-    *,
-    canal: str | None = None,
-    tenant_id: UUID | None = None,
-    disparo_ids: list[UUID] | None = None,
-    time_budget_s: float = 30.0,
-    batch_size: int = 500,
-    settings: Settings | None = None,
-    worker_id: str | None = None,
-    concurrency: int = 50,
-    timeout: float = 10.0,
-    lease_s: float = 60.0,
-    now: datetime | None = None,
+    url: str, options: SendOptions | None = None, *, settings: Settings | None = None, **fields: Any
 ) -> SendStats:
     """Async form of `send_due` (for callers already inside an event loop)."""
-    settings = settings or Settings.from_env()
-    worker = _Worker(
-        url,
-        settings,
-        canais=_channels(settings, canal),
-        tenant_id=tenant_id,
-        disparo_ids=[UUID(str(i)) for i in disparo_ids] if disparo_ids is not None else None,
-        time_budget_s=time_budget_s,
-        batch_size=batch_size,
-        worker_id=worker_id or default_worker_id(),
-        concurrency=concurrency,
-        timeout=timeout,
-        lease_s=lease_s,
-        now=now,
-    )
-    return await worker.run()
+    options = replace(options or SendOptions(), **fields)
+    return await _Worker(url, settings or Settings.from_env(), options).run()
 
 
 def send_due(
-    url: str,
-    *,
-    canal: str | None = None,
-    tenant_id: UUID | None = None,
-    disparo_ids: list[UUID] | None = None,
-    time_budget_s: float = 30.0,
-    batch_size: int = 500,
-    settings: Settings | None = None,
-    worker_id: str | None = None,
-    concurrency: int = 50,
-    timeout: float = 10.0,
-    lease_s: float = 60.0,
-    now: datetime | None = None,
+    url: str, options: SendOptions | None = None, *, settings: Settings | None = None, **fields: Any
 ) -> SendStats:
     """Drain due disparos (optionally one channel / tenant / list of ids) until none is due or the time
-    budget ends; returns counts. `now` only fixes the clock of the send-window check (tests)."""
-    kwargs = dict(
-        canal=canal,
-        tenant_id=tenant_id,
-        disparo_ids=disparo_ids,
-        time_budget_s=time_budget_s,
-        batch_size=batch_size,
-        settings=settings,
-        worker_id=worker_id,
-        concurrency=concurrency,
-        timeout=timeout,
-        lease_s=lease_s,
-        now=now,
-    )
+    budget ends; returns counts. `fields` override `options` (`send_due(url, canal="email")`)."""
+    coro = lambda: send_due_async(url, options, settings=settings, **fields)  # noqa: E731
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run(send_due_async(url, **kwargs))
+        return _run(coro())
     # Called from inside an event loop (e.g. an async route): run the drain on its own thread and loop.
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["stats"] = _run(send_due_async(url, **kwargs))
+            box["stats"] = _run(coro())
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
