@@ -199,9 +199,9 @@ def test_simulator_receipt_replayed_after_redrive_and_resend(
     assert redrive(conn, tenant_id=tenant["id"]).redriven == 1
     assert sender.send_due(database_url, settings=settings).enviados == 1
 
-    new_id = conn.execute(
-        "SELECT message_id FROM disparos WHERE disparo_id = %s", (disparo_id,)
-    ).fetchone()["message_id"]
+    new_id = conn.execute("SELECT message_id FROM disparos WHERE disparo_id = %s", (disparo_id,)).fetchone()[
+        "message_id"
+    ]
     assert new_id != message_id  # the redrive was sent under a key of its own: a new message
 
     r = _post(api_client, body, headers)  # the old receipt names a message the disparo no longer has
