@@ -1,5 +1,6 @@
 """`serve` (api_lite alone) and `dev` (the whole local stack: Dagster webserver + daemon + code server,
-api_lite and, with --mcp-sim, the MCP simulator wired as the endpoints).
+api_lite, the send `worker` when an MCP endpoint is set and, with --mcp-sim, the MCP simulator wired as
+the endpoints).
 
 `dev` starts each child in a session of its own, so a child and everything it starts (Dagster's
 webserver, daemon, code server and run workers) form one process group: SIGINT or SIGTERM to `dev`
@@ -54,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sobe também o simulador MCP (dublê de teste) e aponta MCP_*_ENDPOINT para ele",
     )
     p.add_argument("--mcp-sim-port", type=int, default=8100)
+    p.add_argument(
+        "--sem-worker",
+        action="store_true",
+        help="não sobe o `worker` de envio (os envios ficam só com os runs longos do Dagster)",
+    )
     p.set_defaults(func=_dev)
 
 
@@ -213,6 +219,11 @@ def _dev(args: argparse.Namespace) -> int:
         stack.start("Dagster", [str(bin_dir / "dg"), "dev", "-w", str(ROOT / "workspace.yaml"),
                                 "-h", args.host, "-p", str(args.port)])  # fmt: skip
         stack.start("API", [cli, "serve", "--host", args.host, "--port", str(args.api_port)])
+        from pipelines.core.disparos.single import channels_without_endpoint
+
+        if not args.sem_worker and len(channels_without_endpoint(Settings.from_mapping(env))) < 2:
+            # the long-lived send loop (disparos and reminders on time); Dagster's send runs cooperate
+            stack.start("worker de envio", [cli, "worker"])
         api = f"http://{args.host}:{args.api_port}"
         if _wait_http(f"{api}/health", 120, stop):
             lines = [

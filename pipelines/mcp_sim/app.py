@@ -54,6 +54,7 @@ class SimState:
     answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # idempotency key -> first answer
     inflight: dict[str, asyncio.Future] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # every send request: key, time, status
 
     def reset(self, config: SimConfig | None = None) -> None:
         self.config = config or self.initial
@@ -62,6 +63,7 @@ class SimState:
         self.by_id.clear()
         self.answers.clear()
         self.inflight.clear()
+        self.attempts.clear()
         self.counters = dict.fromkeys(
             ("requests", "accepted", "sent", "failed", "duplicates", "http_5xx", "http_429", "timeout",
              "http_4xx", "invalid", "unauthorized"),
@@ -173,6 +175,7 @@ async def _answer(st: SimState, canal: str, body: dict[str, Any], key: str | Non
 
 async def _send(request: Request, canal: str) -> Response:
     st: SimState = request.app.state.sim
+    arrived = time.time()
     st.counters["requests"] += 1
     token = st.config.token
     if token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
@@ -201,6 +204,15 @@ async def _send(request: Request, canal: str) -> Response:
             message_id = json.loads(payload).get("messageId")
             if message_id in st.by_id:
                 st.by_id[message_id]["hits"] += 1
+            st.attempts.append(
+                {
+                    "idempotency_key": key,
+                    "canal": canal,
+                    "t": arrived,
+                    "http_status": status,
+                    "repetido": True,
+                }
+            )
             return Response(payload, status_code=status, media_type="application/json")
         fut = asyncio.get_running_loop().create_future()
         st.inflight[scoped] = fut
@@ -214,6 +226,9 @@ async def _send(request: Request, canal: str) -> Response:
                 fut.set_result(None)
     else:
         status, payload, headers = await _answer(st, canal, body, None)
+    st.attempts.append(
+        {"idempotency_key": key, "canal": canal, "t": arrived, "http_status": status, "repetido": False}
+    )
     return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -273,6 +288,15 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
             and (status is None or m["status"] == status)
         ]
         return JSONResponse({"total": len(items), "items": items[offset : offset + max(0, limit)]})
+
+    @app.get("/sim/attempts")
+    async def attempts(idempotency_key: str | None = None, limit: int = 100_000) -> JSONResponse:
+        """Every send request that reached an answer (retries included), oldest first: the key, the
+        arrival time (`t`, epoch seconds) and the HTTP status — for retry spacing and re-send checks."""
+        items = [
+            a for a in state.attempts if idempotency_key is None or a["idempotency_key"] == idempotency_key
+        ]
+        return JSONResponse({"total": len(items), "items": items[: max(0, limit)]})
 
     @app.get("/sim/stats")
     async def stats() -> JSONResponse:

@@ -1,5 +1,5 @@
 """`disparo-agenda dev --mcp-sim` really runs the stack (Dagster webserver, daemon and code server, the
-API, the MCP simulator wired as the endpoints), and SIGTERM to it leaves no process behind within 10 s."""
+API, the send worker, the MCP simulator wired as the endpoints), and SIGTERM to it leaves no process behind within 10 s."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def _role(proc: psutil.Process) -> str | None:
         ("code server", "dagster api grpc"),
         ("api", "disparo-agenda serve"),
         ("simulador", "disparo-agenda mcp-sim"),
+        ("worker", "disparo-agenda worker"),
     ):
         if marker in cmd:
             return role
@@ -80,7 +81,7 @@ def test_dev_runs_every_piece_and_sigterm_stops_them_all(database_url: str, tmp_
             seen = tree.children(recursive=True)
             roles = {r: p for p in seen if (r := _role(p))}
             if (
-                len(roles) == 5
+                len(roles) == 6
                 and _answers(f"http://127.0.0.1:{api}/health")
                 and _answers(f"http://127.0.0.1:{ui}/server_info")
             ):
@@ -88,10 +89,12 @@ def test_dev_runs_every_piece_and_sigterm_stops_them_all(database_url: str, tmp_
             time.sleep(1)
         log.seek(0)
         output = log.read()
-        assert set(roles) == {"webserver", "daemon", "code server", "api", "simulador"}, output[-3000:]
+        assert set(roles) == {"webserver", "daemon", "code server", "api", "simulador", "worker"}, output[
+            -3000:
+        ]
         # The simulator is the endpoint of every process that sends.
         sim_url = f"http://127.0.0.1:{sim}"
-        for role in ("daemon", "api", "code server"):
+        for role in ("daemon", "api", "code server", "worker"):
             assert roles[role].environ().get("MCP_WHATSAPP_ENDPOINT") == sim_url
         assert "envio: endpoints MCP configurados" in output and "ATENÇÃO" not in output
 

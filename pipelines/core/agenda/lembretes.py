@@ -329,11 +329,13 @@ def send_due_reminders(
     concurrency: int = BATCH_SIZE,
     timeout: float = 10.0,
     sync_calendar_events: bool = True,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """Send every due reminder (batches, until none is due or the time budget is spent), then sync pending
-    calendar events when MCP_CALENDAR_ENDPOINT is set. `now` is injectable for tests."""
+    calendar events when MCP_CALENDAR_ENDPOINT is set. `now` is injectable for tests; `owner` is the lease
+    owner (the long-lived loop passes its worker id)."""
     settings = settings or Settings.from_env()
-    owner = f"lembretes:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = owner or f"lembretes:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     stats: dict[str, Any] = {"reclamados": 0, "enviados": 0, "retry": 0, "erro": 0, "lotes": 0}
     with connection(url) as conn:

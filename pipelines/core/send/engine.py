@@ -349,6 +349,7 @@ class _Worker:
         self.results_event = asyncio.Event()
         self.stop_writer = False
         self.write_error: BaseException | None = None
+        self.discover_every_s = _MAINTENANCE_EVERY_S  # the long-lived loop looks more often
         self.stopping = False  # set by the long-lived loop on SIGTERM: claim nothing more
         self.slots = asyncio.Semaphore(self.concurrency)
 
@@ -445,7 +446,7 @@ class _Worker:
             await self.discover(force=True)
 
     async def discover(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self.groups_at < _MAINTENANCE_EVERY_S:
+        if not force and time.monotonic() - self.groups_at < self.discover_every_s:
             return
         params: dict[str, Any] = {}
         f = _filters("", self.canais, self.tenant_id, self.disparo_ids, params)
