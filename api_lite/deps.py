@@ -7,6 +7,7 @@ from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pipelines.core.common.db import act_as_tenant, leave_tenant
 from pipelines.core.common.errors import AuthError
@@ -26,7 +27,19 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 
-def current_tenant(request: Request, conn: ConnDep) -> Tenant:
+# Declares the Bearer scheme in /openapi.json; the header is checked below so the 401 says what is wrong.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="chaveDeApi",
+    description="`Authorization: Bearer <chave de API>` (crie com `disparo-agenda tenant key-create`)",
+)
+
+
+def current_tenant(
+    request: Request,
+    conn: ConnDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
+) -> Tenant:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():

@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 import api_lite.routes
-from api_lite import problems
+from api_lite import contract, problems
 from pipelines.core.common.db import database_url
 from pipelines.core.common.logs import configure_logging
 
@@ -50,5 +50,6 @@ def create_app(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10)
     problems.install(app)
     for module in sorted(pkgutil.iter_modules(api_lite.routes.__path__), key=lambda m: m.name):
         mod = importlib.import_module(f"api_lite.routes.{module.name}")
-        app.include_router(mod.router)
+        app.include_router(mod.router, responses=contract.ERROR_RESPONSES)
+    contract.document_errors(app)
     return app

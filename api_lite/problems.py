@@ -35,7 +35,7 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            loc = [str(p) for p in err.get("loc", ()) if p not in _LOCATIONS and not _is_union_tag(p)]
             if str(err.get("type", "")).startswith("json"):
                 loc = []  # a body that is not JSON at all: no field to name
             errors.append({"field": ".".join(loc) or None, "message": err.get("msg")})
@@ -63,6 +63,28 @@ def install(app: FastAPI) -> None:
         )
 
 
+_LOCATIONS = ("body", "query", "path", "header")
+# pydantic names the member of a union an error came from ("str", "literal['a','b']", "list[...]"):
+# not part of the field's path
+_TYPE_TAGS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "date",
+    "datetime",
+    "list",
+    "dict",
+    "none",
+    "uuid",
+    "tagged-union",
+}
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part in _TYPE_TAGS or part.startswith("constrained-"))
+
+
 _TITLES = {
     400: "Requisição inválida",
     401: "Não autorizado",
@@ -72,4 +94,6 @@ _TITLES = {
     413: "Conteúdo grande demais",
     415: "Tipo de mídia não suportado",
     422: "Dados inválidos",
+    429: "Requisições demais",
+    503: "Serviço indisponível",
 }

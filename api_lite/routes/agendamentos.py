@@ -7,13 +7,28 @@ After a change the calendar event (MCP_CALENDAR_ENDPOINT) is synced right after 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from psycopg_pool import ConnectionPool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from api_lite.contract import (
+    AgendamentoStatus,
+    Body,
+    Booleano,
+    DataHora,
+    DataOuDataHora,
+    IdempotencyKey,
+    LembreteMinutos,
+    Motivo,
+    Observacoes,
+    Offset,
+    Responsavel,
+    iso,
+    limit,
+)
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core.agenda import agendamentos as ag
 from pipelines.core.agenda import ics
@@ -24,11 +39,10 @@ log = logging.getLogger("api_lite.agendamentos")
 router = APIRouter(tags=["agendamentos"])
 
 
-class AgendamentoIn(BaseModel):
+class AgendamentoIn(Body):
     """The seed's body plus optional responsavel, lembrete_minutos, lembrete_lead and forcar."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "example": {
                 "tipo": "callback",
@@ -38,31 +52,31 @@ class AgendamentoIn(BaseModel):
             }
         },
     )
-    tipo: str = Field(description="callback | reuniao")
-    canal: str = Field(description="telefone | whatsapp | video")
-    data_agendada: str = Field(description="ISO-8601; sem offset é lido no fuso do tenant; no futuro")
-    observacoes: str | None = None
-    responsavel: str | None = Field(None, description="quem da equipe deve agir: e-mail ou telefone (E.164)")
-    lembrete_minutos: int | None = Field(
+    tipo: Literal["callback", "reuniao"]
+    canal: Literal["telefone", "whatsapp", "video"]
+    data_agendada: DataHora = Field(description="ISO-8601; sem offset é lido no fuso do tenant; no futuro")
+    observacoes: Observacoes | None = None
+    responsavel: Responsavel | None = Field(
+        None, description="quem da equipe deve agir: e-mail ou telefone (E.164)"
+    )
+    lembrete_minutos: LembreteMinutos | None = Field(
         None, description="minutos antes; padrão: tenants.lembrete_minutos_padrao"
     )
-    lembrete_lead: bool = Field(False, description="o lead consentiu em receber lembrete (só reuniao)")
-    forcar: bool = Field(False, description="ignora o conflito de horário do responsável")
+    lembrete_lead: Booleano = Field(False, description="o lead consentiu em receber lembrete (só reuniao)")
+    forcar: Booleano = Field(False, description="ignora o conflito de horário do responsável")
 
 
-class CancelarIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    motivo: str | None = None
+class CancelarIn(Body):
+    motivo: Motivo
 
 
-class ReagendarIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    data_agendada: str | None = None
-    lembrete_minutos: int | None = None
-    forcar: bool = False
+class ReagendarIn(Body):
+    data_agendada: DataHora = Field(description="novo horário, no futuro")
+    lembrete_minutos: LembreteMinutos | None = None
+    forcar: Booleano = False
 
 
-def _sync_calendar_now(pool: ConnectionPool, tenant_id: UUID, agendamento_id: str) -> None:
+def _sync_calendar_now(pool: ConnectionPool, tenant_id: UUID, agendamento_id: UUID) -> None:
     """Runs after the response; on failure the row stays pending/erro for the sweep."""
     try:
         from pipelines.core.agenda.calendar_sync import sync_calendar
@@ -84,22 +98,25 @@ def _after_change(
 
 
 @router.post(
-    "/leads/{lead_id}/agendamentos", status_code=201, summary="Cria um agendamento (callback ou reunião)"
+    "/leads/{lead_id}/agendamentos",
+    status_code=201,
+    summary="Cria um agendamento (callback ou reunião)",
+    responses={200: {"description": "Idempotency-Key repetida: o primeiro resultado"}},
 )
 def create_agendamento(
-    lead_id: str,
+    lead_id: UUID,
     body: AgendamentoIn,
     tenant: TenantDep,
     conn: ConnDep,
     request: Request,
     response: Response,
     background: BackgroundTasks,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """201 with the seed's fields (agendamento_id, status, data_agendada) and the rest of the agendamento.
     409 when the responsável already has a pending agendamento within the slot (unless forcar).
     Same Idempotency-Key + same body: the first result (200); different body: 409."""
-    fields = body.model_dump()
+    fields = {**body.model_dump(), "data_agendada": iso(body.data_agendada)}
     doc, created = run_idempotent(
         conn,
         tenant.id,
@@ -118,13 +135,15 @@ def create_agendamento(
 def list_agendamentos(
     tenant: TenantDep,
     conn: ConnDep,
-    de: Annotated[str | None, Query(description="ISO-8601 ou data (inclusive)")] = None,
-    ate: Annotated[str | None, Query(description="ISO-8601 (exclusive) ou data (o dia inteiro)")] = None,
-    status: Annotated[str | None, Query(description="pendente | realizado | cancelado")] = None,
-    lead_id: str | None = None,
-    responsavel: str | None = None,
-    limit: Annotated[int, Query(description="1 a 500")] = 50,
-    offset: Annotated[int, Query(description=">= 0")] = 0,
+    de: Annotated[DataOuDataHora | None, Query(description="ISO-8601 ou data (inclusive)")] = None,
+    ate: Annotated[
+        DataOuDataHora | None, Query(description="ISO-8601 (exclusive) ou data (o dia inteiro)")
+    ] = None,
+    status: AgendamentoStatus | None = None,
+    lead_id: UUID | None = None,
+    responsavel: Responsavel | None = None,
+    limit: int = limit(50, 500),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     return ag.list_agendamentos(
         conn,
@@ -141,7 +160,7 @@ def list_agendamentos(
 
 @router.get("/agendamentos/feed-url", summary="URL do feed iCalendar (para assinar num app de calendário)")
 def feed_url(
-    tenant: TenantDep, conn: ConnDep, request: Request, responsavel: str | None = None
+    tenant: TenantDep, conn: ConnDep, request: Request, responsavel: Responsavel | None = None
 ) -> dict[str, Any]:
     return ics.feed_url(conn, tenant, str(request.base_url), responsavel)
 
@@ -151,7 +170,11 @@ def feed_url(
     summary="Feed iCalendar do tenant (ou de um responsável); autenticado pelo token do feed, não pela chave",
     response_class=Response,
 )
-def ics_feed(conn: ConnDep, token: str | None = None, responsavel: str | None = None) -> Response:
+def ics_feed(
+    conn: ConnDep,
+    token: Annotated[str | None, Query(max_length=500, description="o token da URL do feed")] = None,
+    responsavel: Responsavel | None = None,
+) -> Response:
     tenant = ics.verify_token(conn, token, responsavel)
     body = ics.build_feed(conn, tenant, responsavel)
     return Response(
@@ -165,44 +188,43 @@ def ics_feed(conn: ConnDep, token: str | None = None, responsavel: str | None = 
 
 
 @router.get("/agendamentos/{agendamento_id}", summary="Um agendamento com seus lembretes")
-def get_agendamento(agendamento_id: str, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
+def get_agendamento(agendamento_id: UUID, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
     return ag.get_agendamento(conn, tenant, agendamento_id)
 
 
 @router.post("/agendamentos/{agendamento_id}/realizado", summary="Marca como realizado (só pendente)")
-def realizado(agendamento_id: str, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
+def realizado(agendamento_id: UUID, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
     return ag.mark_realizado(conn, tenant, agendamento_id)
 
 
 @router.post("/agendamentos/{agendamento_id}/cancelar", summary="Cancela (só pendente; motivo obrigatório)")
 def cancelar(
-    agendamento_id: str,
+    agendamento_id: UUID,
     tenant: TenantDep,
     conn: ConnDep,
     request: Request,
     background: BackgroundTasks,
-    body: CancelarIn | None = None,
+    body: CancelarIn,
 ) -> dict[str, Any]:
-    doc = ag.cancel_agendamento(conn, tenant, agendamento_id, body.motivo if body else None)
+    doc = ag.cancel_agendamento(conn, tenant, agendamento_id, body.motivo)
     _after_change(request, background, tenant.id, doc)
     return doc
 
 
 @router.post("/agendamentos/{agendamento_id}/reagendar", summary="Muda o horário (só pendente; versao + 1)")
 def reagendar(
-    agendamento_id: str,
+    agendamento_id: UUID,
     tenant: TenantDep,
     conn: ConnDep,
     request: Request,
     background: BackgroundTasks,
-    body: ReagendarIn | None = None,
+    body: ReagendarIn,
 ) -> dict[str, Any]:
-    body = body or ReagendarIn()
     doc = ag.reschedule_agendamento(
         conn,
         tenant,
         agendamento_id,
-        body.data_agendada,
+        iso(body.data_agendada),
         forcar=body.forcar,
         lembrete_minutos=body.lembrete_minutos,
     )

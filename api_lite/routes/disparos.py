@@ -10,11 +10,24 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Annotated, Any
+from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
+from api_lite.contract import (
+    Body,
+    Canal,
+    DataHora,
+    DisparoStatus,
+    IdempotencyKey,
+    NomeTemplate,
+    Offset,
+    Variaveis,
+    iso,
+    limit,
+)
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core.common.settings import Settings
 from pipelines.core.disparos import single as disparos
@@ -26,16 +39,16 @@ IMMEDIATE_BATCH = 500
 _state_lock = threading.Lock()
 
 
-class DisparoPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    variaveis: dict[str, Any] | None = None
+class DisparoPayload(Body):
+    variaveis: Variaveis | None = None
 
 
-class DisparoIn(BaseModel):
-    """The seed's body. telefone_id (whatsapp) / email_id (email) omitted: the lead's principal valid one."""
+class DisparoIn(Body):
+    """The seed's body. telefone_id (whatsapp) / email_id (email) omitted: the lead's principal valid one.
+    `template`: a template of this tenant (POST /templates) or, when none has that name, the provider's
+    approved template id, sent to MCP as `templateId` with the `variaveis`."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "example": {
                 "canal": "whatsapp",
@@ -43,15 +56,22 @@ class DisparoIn(BaseModel):
                 "template": "cobranca_padrao_1",
                 "payload": {"variaveis": {"nome": "João", "valor_aberto": "R$ 1.250,00"}},
                 "agendar_para": "2025-11-27T09:00:00Z",
-            }
+            },
+            # a phone for whatsapp, an e-mail for email
+            "not": {
+                "anyOf": [
+                    {"properties": {"canal": {"const": "whatsapp"}}, "required": ["canal", "email_id"]},
+                    {"properties": {"canal": {"const": "email"}}, "required": ["canal", "telefone_id"]},
+                ]
+            },
         },
     )
-    canal: str
-    telefone_id: str | None = None
-    email_id: str | None = None
-    template: str
+    canal: Canal
+    telefone_id: UUID | None = None
+    email_id: UUID | None = None
+    template: NomeTemplate
     payload: DisparoPayload | None = None
-    agendar_para: str | None = None
+    agendar_para: DataHora | None = Field(None, description="ISO-8601; sem offset: fuso do tenant; nulo: já")
 
 
 class DisparoOut(BaseModel):
@@ -116,23 +136,31 @@ def immediate_sender(app: FastAPI) -> ImmediateSender:
     return sender
 
 
-@router.post("/leads/{lead_id}/disparos", status_code=201, response_model=DisparoOut)
+@router.post(
+    "/leads/{lead_id}/disparos",
+    status_code=201,
+    response_model=DisparoOut,
+    responses={200: {"model": DisparoOut, "description": "Idempotency-Key repetida: o primeiro resultado"}},
+)
 def create_disparo(
-    lead_id: str,
+    lead_id: UUID,
     body: DisparoIn,
     tenant: TenantDep,
     conn: ConnDep,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Create (and, when due, send at once) one disparo. Same Idempotency-Key + same body: the first
     result (200); different body: 409."""
+    doc = body.model_dump(exclude_unset=True, mode="json")
+    if body.agendar_para is not None:
+        doc["agendar_para"] = iso(body.agendar_para)
     result, created = disparos.create_disparo(
         conn,
         tenant,
         lead_id,
-        body.model_dump(exclude_unset=True, mode="json"),
+        doc,
         idempotency_key=idempotency_key,
     )
     if not created:
@@ -146,22 +174,22 @@ def create_disparo(
 
 @router.get("/leads/{lead_id}/disparos")
 def list_lead_disparos(
-    lead_id: str,
+    lead_id: UUID,
     tenant: TenantDep,
     conn: ConnDep,
-    status: str | None = None,
-    limit: Annotated[int, Query()] = 50,
-    offset: Annotated[int, Query()] = 0,
+    status: DisparoStatus | None = None,
+    limit: int = limit(50, 500),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     return disparos.list_lead_disparos(conn, tenant.id, lead_id, status=status, limit=limit, offset=offset)
 
 
 @router.get("/disparos/{disparo_id}")
-def get_disparo(disparo_id: str, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
+def get_disparo(disparo_id: UUID, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
     return disparos.get_disparo(conn, tenant.id, disparo_id)
 
 
 @router.post("/disparos/{disparo_id}/cancelar")
-def cancel_disparo(disparo_id: str, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
+def cancel_disparo(disparo_id: UUID, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
     """Only while pendente; otherwise 409."""
     return disparos.cancel_disparo(conn, tenant.id, disparo_id)

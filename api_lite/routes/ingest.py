@@ -11,17 +11,18 @@ import tempfile
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from api_lite.contract import Offset, limit, text
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core import ingest as ingest_core
 from pipelines.core.common.convert import parse_uuid
@@ -50,6 +51,8 @@ router = APIRouter(prefix="/ingest/leads", tags=["ingest"])
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the small form fields
 _JSON_MAX = 64 * 1024
 _MAX_REJECTS_PAGE = 1000
+NomeArquivo = text(500)
+Aba = text(100)
 
 
 class StoredFileRef(BaseModel):
@@ -58,11 +61,11 @@ class StoredFileRef(BaseModel):
     name and `bucket` is informative), or `arquivo_sha256` of a file this tenant ingested before."""
 
     model_config = ConfigDict(extra="forbid")
-    arquivo: str | None = None
-    bucket: str | None = None
-    key: str | None = None
-    arquivo_sha256: str | None = None
-    aba: str | None = None
+    arquivo: NomeArquivo | None = None
+    bucket: NomeArquivo | None = None
+    key: NomeArquivo | None = None
+    arquivo_sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    aba: Aba | None = None
 
 
 # --- upload ---------------------------------------------------------------------------------------
@@ -217,7 +220,7 @@ async def post_xlsx(
     request: Request,
     tenant: TenantDep,
     conn: ConnDep,
-    aba: str | None = Query(None, description="aba da planilha (padrão Leads)"),
+    aba: Aba | None = Query(None, description="aba da planilha (padrão Leads)"),
     execucao: Literal["inline", "dagster"] | None = Query(
         None,
         description="inline: roda neste processo; dagster: fica pendente para o sensor do Dagster. "
@@ -275,8 +278,8 @@ def list_jobs(
     tenant: TenantDep,
     conn: ConnDep,
     status: Literal["pendente", "processando", "concluido", "erro"] | None = Query(None),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    limit: int = limit(50, 500),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     items, total = ingest_core.list_jobs(conn, tenant.id, status=status, limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -288,7 +291,7 @@ def list_jobs(
     summary="Roda de novo um job em erro, esquecido em pendente ou cujo processo morreu",
 )
 def retry_job(
-    job_id: str,
+    job_id: UUID,
     request: Request,
     tenant: TenantDep,
     conn: ConnDep,
@@ -304,7 +307,7 @@ def retry_job(
 
 
 @router.get("/jobs/{job_id}", summary="Status e estatísticas de um job de ingestão")
-def get_job(job_id: str, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
+def get_job(job_id: UUID, tenant: TenantDep, conn: ConnDep) -> dict[str, Any]:
     return ingest_core.job_document(conn, tenant.id, parse_uuid(job_id, "job de ingestão"))
 
 
@@ -322,12 +325,12 @@ def _csv_bytes(content: str | bytes | Iterable[str | bytes]) -> bytes:
     responses={200: {"content": {"text/csv": {}}}},
 )
 def get_rejects(
-    job_id: str,
+    job_id: UUID,
     request: Request,
     tenant: TenantDep,
     conn: ConnDep,
-    limit: int = Query(100, ge=1, le=_MAX_REJECTS_PAGE),
-    offset: int = Query(0, ge=0),
+    limit: int = limit(100, _MAX_REJECTS_PAGE),
+    offset: Offset = 0,
     formato: Literal["json", "csv"] | None = Query(None),
 ) -> Any:
     jid = parse_uuid(job_id, "job de ingestão")

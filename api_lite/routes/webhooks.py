@@ -19,7 +19,44 @@ def _apply(pool: Any, body: bytes, signature: str | None, timestamp: str | None)
         return webhooks.apply_receipt(conn, body, signature, timestamp)
 
 
-@router.post("/mcp/status")
+_RECEIPT_BODY = {
+    "parameters": [
+        {
+            "name": webhooks.SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "sha256=<HMAC-SHA256 hex de '<X-MCP-Timestamp>.<corpo>' com o segredo do tenant>",
+            "schema": {"type": "string", "maxLength": 200},
+        },
+        {
+            "name": webhooks.TIMESTAMP_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "segundos Unix da assinatura (janela de 5 minutos)",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["messageId", "status"],
+                    "properties": {
+                        "messageId": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "status": {"type": "string", "enum": list(webhooks.RECEIPT_STATUSES)},
+                        "timestamp": {"type": "string", "format": "date-time"},
+                        "error": {"type": ["string", "null"], "maxLength": 2000},
+                    },
+                }
+            }
+        },
+    },
+}
+
+
+@router.post("/mcp/status", openapi_extra=_RECEIPT_BODY)
 async def mcp_status(request: Request) -> dict[str, Any]:
     """delivered/read -> confirmado, failed -> erro; never backwards; repeats and replays are no-ops.
     401 bad or stale signature, 404 unknown messageId (the sender retries), 422 malformed body."""

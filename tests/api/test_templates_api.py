@@ -86,7 +86,7 @@ def test_other_tenant_cannot_see_or_touch(api_client, tenant, other_tenant) -> N
         api_client.patch(f"/templates/{t['template_id']}", json={"corpo": "x"}, headers=oh).status_code == 404
     )
     assert api_client.delete(f"/templates/{t['template_id']}", headers=oh).status_code == 404
-    assert api_client.get("/templates/nao-uuid", headers=oh).status_code == 404
+    assert api_client.get("/templates/nao-uuid", headers=oh).status_code == 422
 
 
 def test_cli(cli, tenant, tmp_path) -> None:

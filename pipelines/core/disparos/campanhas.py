@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pipelines.core.common import csvsafe
-from pipelines.core.common.convert import parse_uuid
+from pipelines.core.common.convert import iso_utc, parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.common.ids import MAX_BATCH, uuid7_prefix, uuid7_sql
 from pipelines.core.common.queries import query
@@ -396,7 +396,7 @@ def _campanha_doc(row: dict[str, Any]) -> dict[str, Any]:
     doc = dict(row)
     doc["campanha_id"] = str(row["campanha_id"])
     for k in ("inicio", "created_at"):
-        doc[k] = row[k].isoformat() if row.get(k) else None
+        doc[k] = iso_utc(row.get(k))
     return doc
 
 

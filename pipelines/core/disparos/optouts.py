@@ -17,6 +17,7 @@ from uuid import UUID
 import polars as pl
 import psycopg
 
+from pipelines.core.common.convert import iso_utc
 from pipelines.core.common.errors import NotFoundError, ValidationError
 from pipelines.core.common.queries import query
 from pipelines.core.send.mcp import check_canal
@@ -93,7 +94,7 @@ def normalize(canal: str, destino: Any) -> str:
 def _doc(row: dict[str, Any]) -> dict[str, Any]:
     doc = dict(row)
     if isinstance(doc.get("created_at"), datetime):
-        doc["created_at"] = doc["created_at"].isoformat()
+        doc["created_at"] = iso_utc(doc["created_at"])
     return doc
 
 

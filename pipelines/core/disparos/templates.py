@@ -15,7 +15,7 @@ from uuid import UUID
 
 import psycopg
 
-from pipelines.core.common.convert import parse_uuid
+from pipelines.core.common.convert import iso_utc, parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError, reject_unknown_fields
 from pipelines.core.send.mcp import check_canal
 
@@ -95,7 +95,7 @@ def _doc(row: dict[str, Any]) -> dict[str, Any]:
     doc["variaveis"] = list(row["variaveis"] or [])
     for k in ("created_at", "updated_at"):
         if isinstance(doc.get(k), datetime):
-            doc[k] = doc[k].isoformat()
+            doc[k] = iso_utc(doc[k])
     return doc
 
 

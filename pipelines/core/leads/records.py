@@ -92,3 +92,26 @@ def get_lead(conn: psycopg.Connection, tenant_id: UUID | str, lead_id: UUID | st
         {**e, "email_id": str(e["email_id"]), "data_criacao": iso_utc(e["data_criacao"])} for e in emails
     ]
     return doc
+
+
+SETTABLE_STATUSES = ("novo", "convertido", "descartado")
+
+
+def set_lead_status(
+    conn: psycopg.Connection, tenant_id: UUID | str, lead_id: UUID | str, status: str
+) -> dict[str, Any]:
+    """A person's outcome for the lead: convertido or descartado (or novo to reopen it). em_disparo and
+    agendado are set by disparos and agendamentos, never by hand. Returns the lead document."""
+    if status not in SETTABLE_STATUSES:
+        raise ValidationError(
+            f"status inválido: {status!r}; use um de: {', '.join(SETTABLE_STATUSES)}", field="status"
+        )
+    lid = parse_uuid(lead_id, "lead")
+    row = conn.execute(
+        """UPDATE leads SET status = %s, data_ultimo_evento = now()
+           WHERE tenant_id = %s AND lead_id = %s RETURNING lead_id""",
+        (status, tenant_id, lid),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"lead {lead_id} não encontrado")
+    return get_lead(conn, tenant_id, lid)
