@@ -216,6 +216,46 @@ $$;
 
 
 --
+-- Name: ingest_jobs_evento_concluido(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ingest_jobs_evento_concluido() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO eventos_outbox (tenant_id, tipo, entidade_id, payload)
+    SELECT n.tenant_id, 'disparo-agenda.ingest.job_completed', n.job_id,
+           jsonb_build_object('job_id', n.job_id, 'status', n.status, 'arquivo_origem', n.arquivo_origem,
+                              'origem', n.origem, 'linhas_total', n.linhas_total,
+                              'linhas_rejeitadas', n.linhas_rejeitadas, 'leads_criados', n.leads_criados,
+                              'leads_atualizados', n.leads_atualizados, 'mensagem_erro', n.mensagem_erro,
+                              'concluido_em', n.concluido_em)
+    FROM novos n JOIN antigos o ON o.job_id = n.job_id
+    WHERE n.status IN ('concluido', 'erro') AND o.status IS DISTINCT FROM n.status;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: ingest_jobs_evento_criado(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ingest_jobs_evento_criado() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO eventos_outbox (tenant_id, tipo, entidade_id, payload)
+    SELECT n.tenant_id, 'disparo-agenda.ingest.job_created', n.job_id,
+           jsonb_build_object('job_id', n.job_id, 'arquivo_origem', n.arquivo_origem, 'origem', n.origem,
+                              'aba', n.aba, 'arquivo_sha256', n.arquivo_sha256)
+    FROM novos n ORDER BY n.created_at, n.job_id;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: notificar_envio_disparos(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -322,6 +362,45 @@ CREATE TABLE public.agendamentos (
     CONSTRAINT agendamentos_status_check CHECK ((status = ANY (ARRAY['pendente'::text, 'realizado'::text, 'cancelado'::text]))),
     CONSTRAINT agendamentos_tipo_check CHECK ((tipo = ANY (ARRAY['callback'::text, 'reuniao'::text])))
 );
+
+
+--
+-- Name: alarmes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alarmes (
+    id bigint NOT NULL,
+    tenant_id uuid NOT NULL,
+    alarme text NOT NULL,
+    canal text DEFAULT ''::text NOT NULL,
+    aberto_em timestamp with time zone DEFAULT now() NOT NULL,
+    fechado_em timestamp with time zone,
+    detalhes jsonb DEFAULT '{}'::jsonb NOT NULL,
+    detalhes_fim jsonb,
+    notificado_em timestamp with time zone,
+    notificado_fim_em timestamp with time zone,
+    ultimo_erro text,
+    CONSTRAINT alarmes_alarme_check CHECK ((alarme = ANY (ARRAY['DisparoHighFailureRate'::text, 'IngestJobFailed'::text])))
+);
+
+
+--
+-- Name: alarmes_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.alarmes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+--
+-- Name: alarmes_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.alarmes_id_seq OWNED BY public.alarmes.id;
 
 
 --
@@ -479,7 +558,10 @@ CREATE TABLE public.eventos_outbox (
     entidade_id uuid NOT NULL,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    publicado_em timestamp with time zone
+    publicado_em timestamp with time zone,
+    tentativas integer DEFAULT 0 NOT NULL,
+    proxima_tentativa_em timestamp with time zone,
+    ultimo_erro text
 );
 
 
@@ -728,13 +810,17 @@ CREATE TABLE public.tenants (
     agendamento_slot_minutos integer,
     webhook_secret_cifrado text,
     ics_feed_versao integer DEFAULT 0 NOT NULL,
+    webhook_url text,
+    retencao_dias integer DEFAULT 90 NOT NULL,
     CONSTRAINT tenants_agendamento_slot_minutos_check CHECK (((agendamento_slot_minutos > 0) AND (agendamento_slot_minutos <= 1440))),
     CONSTRAINT tenants_equipe_canal_check CHECK ((equipe_canal = ANY (ARRAY['email'::text, 'whatsapp'::text]))),
     CONSTRAINT tenants_ics_feed_versao_check CHECK ((ics_feed_versao >= 0)),
     CONSTRAINT tenants_lembrete_minutos_padrao_check CHECK ((lembrete_minutos_padrao >= 0)),
     CONSTRAINT tenants_rate_limit_email_check CHECK ((rate_limit_email > (0)::numeric)),
     CONSTRAINT tenants_rate_limit_whatsapp_check CHECK ((rate_limit_whatsapp > (0)::numeric)),
-    CONSTRAINT tenants_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text))
+    CONSTRAINT tenants_retencao_dias_check CHECK (((retencao_dias >= 1) AND (retencao_dias <= 3650))),
+    CONSTRAINT tenants_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text)),
+    CONSTRAINT tenants_webhook_url_check CHECK (((webhook_url IS NULL) OR (webhook_url ~ '^https?://[^[:space:]]+$'::text)))
 );
 
 
@@ -755,6 +841,13 @@ CREATE TABLE public.webhook_recibos_vistos (
     message_id text NOT NULL,
     expira_em timestamp with time zone NOT NULL
 );
+
+
+--
+-- Name: alarmes id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alarmes ALTER COLUMN id SET DEFAULT nextval('public.alarmes_id_seq'::regclass);
 
 
 --
@@ -816,6 +909,14 @@ ALTER TABLE ONLY public.agendamentos
 
 ALTER TABLE ONLY public.agendamentos
     ADD CONSTRAINT agendamentos_tenant_id_agendamento_id_key UNIQUE (tenant_id, agendamento_id);
+
+
+--
+-- Name: alarmes alarmes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alarmes
+    ADD CONSTRAINT alarmes_pkey PRIMARY KEY (id);
 
 
 --
@@ -1069,6 +1170,20 @@ CREATE INDEX idx_agendamentos_responsavel ON public.agendamentos USING btree (te
 
 
 --
+-- Name: idx_alarmes_aberto; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX idx_alarmes_aberto ON public.alarmes USING btree (tenant_id, alarme, canal) WHERE (fechado_em IS NULL);
+
+
+--
+-- Name: idx_alarmes_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_alarmes_tenant ON public.alarmes USING btree (tenant_id, aberto_em);
+
+
+--
 -- Name: idx_api_keys_tenant; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1181,10 +1296,17 @@ CREATE INDEX idx_lembretes_lease ON public.agendamento_lembretes USING btree (le
 
 
 --
--- Name: idx_outbox_pendentes; Type: INDEX; Schema: public; Owner: -
+-- Name: idx_outbox_a_publicar; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_outbox_pendentes ON public.eventos_outbox USING btree (id) WHERE (publicado_em IS NULL);
+CREATE INDEX idx_outbox_a_publicar ON public.eventos_outbox USING btree (tenant_id, id) WHERE (publicado_em IS NULL);
+
+
+--
+-- Name: idx_outbox_created_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_outbox_created_brin ON public.eventos_outbox USING brin (created_at timestamptz_minmax_multi_ops) WITH (pages_per_range='32', autosummarize='on');
 
 
 --
@@ -1398,6 +1520,20 @@ CREATE TRIGGER ingest_jobs_chave_fixa BEFORE UPDATE OF job_id ON public.ingest_j
 
 
 --
+-- Name: ingest_jobs ingest_jobs_evento_concluido; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ingest_jobs_evento_concluido AFTER UPDATE ON public.ingest_jobs REFERENCING OLD TABLE AS antigos NEW TABLE AS novos FOR EACH STATEMENT EXECUTE FUNCTION public.ingest_jobs_evento_concluido();
+
+
+--
+-- Name: ingest_jobs ingest_jobs_evento_criado; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ingest_jobs_evento_criado AFTER INSERT ON public.ingest_jobs REFERENCING NEW TABLE AS novos FOR EACH STATEMENT EXECUTE FUNCTION public.ingest_jobs_evento_criado();
+
+
+--
 -- Name: lead_emails lead_emails_chave_fixa; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1574,6 +1710,14 @@ ALTER TABLE ONLY public.agendamento_lembretes
 
 
 --
+-- Name: alarmes alarmes_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alarmes
+    ADD CONSTRAINT alarmes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+
+--
 -- Name: api_keys api_keys_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1664,6 +1808,12 @@ ALTER TABLE public.agendamento_lembretes ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.agendamentos ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alarmes; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.alarmes ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: api_keys; Type: ROW SECURITY; Schema: public; Owner: -
@@ -1761,6 +1911,13 @@ CREATE POLICY tenant_isolation ON public.agendamento_lembretes TO disparo_agenda
 --
 
 CREATE POLICY tenant_isolation ON public.agendamentos TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+
+
+--
+-- Name: alarmes tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.alarmes TO disparo_agenda_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 
 
 --

@@ -1,51 +1,47 @@
-"""Prometheus text metrics: queue depth and outcomes, aggregated over all tenants (no tenant labels, so
-the endpoint reveals nothing about any one tenant)."""
+"""`GET /metrics`: the seed's metrics with tenant labels, in Prometheus text (pipelines.core.observability.
+metrics). Tenant ids and volumes are the operator's business, so the endpoint wants
+`Authorization: Bearer $DISPARO_AGENDA_METRICS_TOKEN` and is off (404) while that variable is unset."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+import hmac
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from api_lite.deps import ConnDep
+from api_lite.problems import PROBLEM
+from pipelines.core.common.errors import AuthError, NotFoundError
+from pipelines.core.common.settings import Settings
+from pipelines.core.observability.metrics import CONTENT_TYPE, exposition
 
 router = APIRouter(tags=["metrics"])
 
-_QUERIES = {
-    "disparo_agenda_disparos": (
-        "Disparos por canal e status.",
-        "SELECT canal, status, count(*) AS n FROM disparos GROUP BY canal, status ORDER BY 1, 2",
-        ("canal", "status"),
-    ),
-    "disparo_agenda_disparos_devidos": (
-        "Disparos pendentes já devidos (fila a enviar agora).",
-        "SELECT canal, count(*) AS n FROM disparos WHERE status = 'pendente' AND data_agendado <= now() "
-        "GROUP BY canal ORDER BY 1",
-        ("canal",),
-    ),
-    "disparo_agenda_dlq": (
-        "Disparos na dead-letter queue ainda não re-enviados.",
-        "SELECT canal, count(*) AS n FROM disparos_dlq WHERE redrive_em IS NULL GROUP BY canal ORDER BY 1",
-        ("canal",),
-    ),
-    "disparo_agenda_ingest_jobs": (
-        "Jobs de ingestão por status.",
-        "SELECT status, count(*) AS n FROM ingest_jobs GROUP BY status ORDER BY 1",
-        ("status",),
-    ),
-    "disparo_agenda_agendamentos": (
-        "Agendamentos por status.",
-        "SELECT status, count(*) AS n FROM agendamentos GROUP BY status ORDER BY 1",
-        ("status",),
-    ),
-}
+
+def _check_token(request: Request) -> None:
+    expected = Settings.from_env().metrics_token
+    if not expected:
+        raise NotFoundError("métricas desativadas: defina DISPARO_AGENDA_METRICS_TOKEN para ligar /metrics")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise AuthError(
+            "token de métricas ausente ou inválido; use 'Authorization: Bearer <token de métricas>'"
+        )
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(conn: ConnDep) -> PlainTextResponse:
-    lines: list[str] = []
-    for name, (help_text, query, labels) in _QUERIES.items():
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        for row in conn.execute(query).fetchall():
-            label = ",".join(f'{k}="{row[k]}"' for k in labels)
-            lines.append(f"{name}{{{label}}} {row['n']}")
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+@router.get(
+    "/metrics",
+    summary="Métricas no formato do Prometheus (token de métricas)",
+    response_class=Response,
+    dependencies=[Depends(_check_token)],  # before a pooled connection is taken
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "exposição de texto do Prometheus"},
+        401: {"content": {PROBLEM: {}}, "description": "token de métricas ausente ou inválido"},
+        404: {
+            "content": {PROBLEM: {}},
+            "description": "métricas desativadas (sem DISPARO_AGENDA_METRICS_TOKEN)",
+        },
+    },
+)
+def metrics(conn: ConnDep) -> Response:
+    return Response(exposition(conn), media_type=CONTENT_TYPE)

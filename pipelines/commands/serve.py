@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -192,6 +193,8 @@ def _dev(args: argparse.Namespace) -> int:
     env["DAGSTER_HOME"] = str(dagster_home(settings))
     env["DISPARO_AGENDA_HOME"] = str(settings.home)
     env.setdefault("DISPARO_AGENDA_INGEST_INLINE", "0")  # under dev, the Dagster sensor runs API uploads
+    # /metrics is off without a token: dev makes one for this session (shown in the banner)
+    env["DISPARO_AGENDA_METRICS_TOKEN"] = env.get("DISPARO_AGENDA_METRICS_TOKEN") or secrets.token_urlsafe(18)
     migrate(env["DATABASE_URL"])
     bin_dir = Path(sys.executable).parent
     cli = str(bin_dir / "disparo-agenda")
@@ -229,6 +232,7 @@ def _dev(args: argparse.Namespace) -> int:
             lines = [
                 f"API: {api}/docs",
                 f"Dagster UI: http://{args.host}:{args.port} (leva alguns segundos para subir)",
+                f"métricas: curl -H 'Authorization: Bearer {env['DISPARO_AGENDA_METRICS_TOKEN']}' {api}/metrics",
             ]
             if args.mcp_sim:
                 lines.append(f"simulador MCP (dublê de teste): http://{args.host}:{args.mcp_sim_port}")

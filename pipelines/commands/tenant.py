@@ -47,6 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--agendamento-slot-minutos", type=int, help="janela de conflito de agenda por responsável"
     )
+    p.add_argument(
+        "--webhook-url",
+        help="URL (http/https) que recebe os eventos do tenant, assinados com o segredo do tenant; '' remove",
+    )
+    p.add_argument(
+        "--retencao-dias",
+        type=int,
+        help="dias que planilhas guardadas, rejeições e eventos entregues são mantidos (padrão 90)",
+    )
     p.set_defaults(func=_set)
 
     p = tsub.add_parser(
@@ -125,6 +134,7 @@ def _set(args: argparse.Namespace) -> int:
         for k in (
             "nome", "timezone", "rate_limit_whatsapp", "rate_limit_email",
             "lembrete_minutos_padrao", "equipe_canal", "equipe_destino", "agendamento_slot_minutos",
+            "webhook_url", "retencao_dias",
         )
         if getattr(args, k) is not None
     }  # fmt: skip

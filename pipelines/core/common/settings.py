@@ -22,6 +22,7 @@ class Settings:
     mcp_calendar_endpoint: str | None
     mcp_token: str | None
     max_upload_bytes: int
+    metrics_token: str | None = None  # Bearer token of GET /metrics; unset: the endpoint is off
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,6 +41,7 @@ class Settings:
             mcp_calendar_endpoint=_env("MCP_CALENDAR_ENDPOINT", env),
             mcp_token=_env("MCP_TOKEN", env),
             max_upload_bytes=int(_env("DISPARO_AGENDA_MAX_UPLOAD_MB", env) or "200") * 1024 * 1024,
+            metrics_token=_env("DISPARO_AGENDA_METRICS_TOKEN", env),
         )
 
     @property

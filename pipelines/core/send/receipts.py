@@ -22,18 +22,17 @@ delivered receipt older than the read one only moves `data_retorno` back to the 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from pipelines.core.common import signing
 from pipelines.core.common.errors import AuthError, NotFoundError, ValidationError
+from pipelines.core.common.signing import sign, verify  # noqa: F401 (sign: what MCP servers compute)
 from pipelines.core.tenancy.tenants import get_webhook_secret
 
 log = logging.getLogger(__name__)
@@ -47,16 +46,15 @@ EVENT_RETORNO = "disparo-agenda.disparo.retorno"  # outbox event of an applied r
 _CLEANUP_BATCH = 200
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The header value a sender puts in X-MCP-Signature for a body sent with X-MCP-Timestamp: timestamp."""
-    signed = str(int(timestamp)).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
 def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     """Both headers of a receipt (tests, tools)."""
-    ts = int(time.time()) if timestamp is None else int(timestamp)
-    return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(secret, body, ts)}
+    return signing.signed_headers(
+        secret,
+        body,
+        timestamp_header=TIMESTAMP_HEADER,
+        signature_header=SIGNATURE_HEADER,
+        timestamp=timestamp,
+    )
 
 
 def _signed_at(header: str | None, now: datetime) -> datetime:
@@ -71,12 +69,6 @@ def _signed_at(header: str | None, now: datetime) -> datetime:
             "(recibo antigo reenviado ou relógio do servidor MCP errado)"
         )
     return signed_at
-
-
-def verify(secret: str | None, body: bytes, header: str | None, timestamp: int) -> bool:
-    if not secret or not header:
-        return False
-    return hmac.compare_digest(sign(secret, body, timestamp).encode(), header.strip().encode())
 
 
 def _parse(body: bytes, now: datetime) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,6 +44,8 @@ class Tenant:
     lembrete_minutos_padrao: int = 30
     equipe_canal: str | None = None
     equipe_destino: str | None = None
+    webhook_url: str | None = None  # where its outbox events are delivered (None: kept, not delivered)
+    retencao_dias: int = 90  # stored sheets, ingest rejects and delivered events are kept this long
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -62,6 +65,8 @@ class Tenant:
             lembrete_minutos_padrao=row["lembrete_minutos_padrao"],
             equipe_canal=row["equipe_canal"],
             equipe_destino=row["equipe_destino"],
+            webhook_url=row.get("webhook_url"),
+            retencao_dias=row.get("retencao_dias") or 90,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,12 +81,14 @@ class Tenant:
             "lembrete_minutos_padrao": self.lembrete_minutos_padrao,
             "equipe_canal": self.equipe_canal,
             "equipe_destino": self.equipe_destino,
+            "webhook_url": self.webhook_url,
+            "retencao_dias": self.retencao_dias,
         }
 
 
 _TENANT_COLUMNS = (
     "id, slug, nome, timezone, janela_envio, rate_limit_whatsapp, rate_limit_email, "
-    "lembrete_minutos_padrao, equipe_canal, equipe_destino"
+    "lembrete_minutos_padrao, equipe_canal, equipe_destino, webhook_url, retencao_dias"
 )
 
 
@@ -117,6 +124,19 @@ def validate_janela(janela: Any) -> dict[str, list[list[str]]] | None:
                     field="janela_envio",
                 )
     return janela
+
+
+def validate_webhook_url(url: str | None) -> str | None:
+    """An http(s) URL for the tenant's events; empty or None removes it."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValidationError(
+            f"webhook_url inválida: {url!r}; use uma URL http:// ou https:// completa", field="webhook_url"
+        )
+    return url
 
 
 def create_tenant(
@@ -215,6 +235,7 @@ def get_webhook_secret(conn: psycopg.Connection, tenant_id: UUID | str) -> str |
 _SETTABLE = {
     "nome", "timezone", "janela_envio", "rate_limit_whatsapp", "rate_limit_email",
     "lembrete_minutos_padrao", "equipe_canal", "equipe_destino", "agendamento_slot_minutos",
+    "webhook_url", "retencao_dias",
 }  # fmt: skip
 
 
@@ -231,6 +252,10 @@ def update_tenant(conn: psycopg.Connection, slug: str, **changes: Any) -> Tenant
             ) from exc
     if "janela_envio" in changes:
         changes["janela_envio"] = Jsonb(validate_janela(changes["janela_envio"]))
+    if "webhook_url" in changes:
+        changes["webhook_url"] = validate_webhook_url(changes["webhook_url"])
+    if "retencao_dias" in changes and not 1 <= int(changes["retencao_dias"]) <= 3650:
+        raise ValidationError("retencao_dias deve estar entre 1 e 3650", field="retencao_dias")
     if not changes:
         return tenant
     sets = sql.SQL(", ").join(

@@ -1,0 +1,91 @@
+-- Metrics, alarms, event publishing and housekeeping (pipelines/core/observability/). Cross-tenant by
+-- design: the operator's view; tenants see none of it.
+
+-- IngestJobsCompleted: finished ingest jobs per tenant and final status.
+-- name: metric_ingest_jobs
+SELECT tenant_id, status, count(*) AS n FROM ingest_jobs
+WHERE status IN ('concluido', 'erro') GROUP BY tenant_id, status ORDER BY 1, 2;
+
+-- LeadsCreated: leads created by ingest jobs, per tenant and job origin (cli, api, inbox, dagster).
+-- name: metric_leads_created
+SELECT tenant_id, origem, sum(leads_criados)::bigint AS n FROM ingest_jobs
+WHERE status = 'concluido' GROUP BY tenant_id, origem ORDER BY 1, 2;
+
+-- DisparosSent: disparos the MCP server accepted (data_envio is set on the accepted attempt).
+-- name: metric_disparos_sent
+SELECT tenant_id, canal, count(*) AS n FROM disparos
+WHERE data_envio IS NOT NULL GROUP BY tenant_id, canal ORDER BY 1, 2;
+
+-- AgendamentosCriados: per tenant, tipo and canal.
+-- name: metric_agendamentos
+SELECT tenant_id, tipo, canal, count(*) AS n FROM agendamentos GROUP BY tenant_id, tipo, canal ORDER BY 1, 2, 3;
+
+-- Sends that ended in [inicio, fim), from the disparo.completed events the send engine writes with each
+-- result: enviados (accepted) and falhas (final erro, into the DLQ); per tenant, canal and period
+-- (periodo 1: [inicio, meio), periodo 2: [meio, fim)).
+-- name: failure_counts
+SELECT tenant_id, payload->>'canal' AS canal,
+       CASE WHEN created_at >= %(meio)s THEN 2 ELSE 1 END AS periodo,
+       count(*) FILTER (WHERE payload->>'status' = 'enviado') AS enviados,
+       count(*) FILTER (WHERE payload->>'status' = 'erro') AS falhas
+FROM eventos_outbox
+WHERE tipo = 'disparo-agenda.disparo.completed' AND created_at >= %(inicio)s AND created_at < %(fim)s
+  AND payload->>'status' IN ('enviado', 'erro')
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- Aggregates without tenant labels (queue depth and outcomes).
+-- name: gauge_disparos
+SELECT canal, status, count(*) AS n FROM disparos GROUP BY canal, status ORDER BY 1, 2;
+
+-- name: gauge_disparos_devidos
+SELECT canal, count(*) AS n FROM disparos WHERE status = 'pendente' AND data_agendado <= now()
+GROUP BY canal ORDER BY 1;
+
+-- name: gauge_dlq
+SELECT canal, count(*) AS n FROM disparos_dlq WHERE redrive_em IS NULL GROUP BY canal ORDER BY 1;
+
+-- name: gauge_ingest_jobs
+SELECT status, count(*) AS n FROM ingest_jobs GROUP BY status ORDER BY 1;
+
+-- name: gauge_agendamentos
+SELECT status, count(*) AS n FROM agendamentos GROUP BY status ORDER BY 1;
+
+-- Per tenant with a webhook, from its own index range (tenants without one keep their events unsent).
+-- name: gauge_eventos_a_publicar
+SELECT count(*) AS n FROM tenants t
+JOIN eventos_outbox o ON o.tenant_id = t.id AND o.publicado_em IS NULL
+WHERE t.ativo AND t.webhook_url IS NOT NULL;
+
+-- name: gauge_alarmes_abertos
+SELECT alarme, count(*) AS n FROM alarmes WHERE fechado_em IS NULL GROUP BY alarme ORDER BY 1;
+
+-- Outbox delivery (outbox.py). Due events of every tenant with a webhook, oldest first per tenant, each
+-- tenant's queue read from its own index range; locked (SKIP LOCKED) so two publishers never send the
+-- same batch at once. A tenant whose oldest pending event is backing off (a failed delivery) waits whole:
+-- events are delivered in order.
+-- name: outbox_claim
+SELECT e.id, e.tenant_id, e.tipo, e.entidade_id, e.payload, e.created_at, e.tentativas, t.webhook_url
+FROM tenants t CROSS JOIN LATERAL (
+    SELECT o.id, o.tenant_id, o.tipo, o.entidade_id, o.payload, o.created_at, o.tentativas
+    FROM eventos_outbox o
+    WHERE o.tenant_id = t.id AND o.publicado_em IS NULL
+    ORDER BY o.id
+    LIMIT %(batch)s
+    FOR UPDATE OF o SKIP LOCKED
+) e
+WHERE t.ativo AND t.webhook_url IS NOT NULL
+  AND coalesce((SELECT h.proxima_tentativa_em FROM eventos_outbox h
+                WHERE h.tenant_id = t.id AND h.publicado_em IS NULL ORDER BY h.id LIMIT 1),
+               '-infinity') <= now()
+ORDER BY t.id, e.id;
+
+-- name: outbox_delivered
+UPDATE eventos_outbox SET publicado_em = now(), tentativas = tentativas + 1, ultimo_erro = NULL,
+    proxima_tentativa_em = NULL
+WHERE id = ANY(%(ids)s::bigint[]);
+
+-- A failed delivery: the batch counts an attempt and waits (its oldest event holds the tenant's queue).
+-- name: outbox_failed
+UPDATE eventos_outbox SET tentativas = tentativas + 1, ultimo_erro = %(erro)s,
+    proxima_tentativa_em = now() + make_interval(secs => %(espera)s)
+WHERE id = ANY(%(ids)s::bigint[]);
