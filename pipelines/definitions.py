@@ -16,7 +16,7 @@ from pipelines.resources import build_resources
 from sensors.ingest import inbox_ingest_sensor, ingest_fora_do_dagster, pending_ingest_jobs_sensor
 from sensors.lembretes import lembretes_devidos_sensor
 from sensors.mart import mart_diario_schedule, observar_tabelas_schedule
-from sensors.observability import publicar_eventos
+from sensors.observability import alarmes, publicar_eventos
 from sensors.run_failure import alerta_run_falhou
 from sensors.send import disparos_devidos
 
@@ -32,6 +32,7 @@ defs = dg.Definitions(
         lembretes_devidos_sensor,
         alerta_run_falhou,
         publicar_eventos,
+        alarmes,
     ],
     resources=build_resources(),
 )

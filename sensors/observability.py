@@ -1,5 +1,6 @@
-"""Operations sensors: the outbox publisher (events to each tenant's webhook). Thin shells over
-pipelines.core.observability; what they did is the tick's message in the UI.
+"""Operations sensors: the seed's alarms (incidents opened, cleared and notified to the tenant's team) and
+the outbox publisher (events to each tenant's webhook). Thin shells over pipelines.core.observability;
+what they did is the tick's message in the UI.
 
 The publisher works inside the tick instead of launching runs: a batch is one HTTP request per tenant, and
 a run every few seconds (each costing seconds to start) would bury the run list for no gain."""
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.core.observability import alarms
 from pipelines.core.observability.outbox import publish_due
-from pipelines.resources import PostgresResource
+from pipelines.resources import PostgresResource, SettingsResource
 
 PUBLISH_BUDGET_S = 20.0  # well inside the tick's time limit
 
@@ -27,3 +29,31 @@ def publicar_eventos(context: dg.SensorEvaluationContext, postgres: PostgresReso
     for line in stats.erros:
         context.log.warning(line)
     return dg.SensorResult(skip_reason=stats.summary())
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alarmes do design: DisparoHighFailureRate (taxa de falha > 10 % em dois períodos seguidos "
+    "de 5 minutos, por tenant e canal) e IngestJobFailed (job de ingestão em erro nos últimos 5 minutos). "
+    "Cada incidente é avisado uma vez à equipe do tenant (tenant set --equipe-canal/--equipe-destino, pelo "
+    "MCP) e mais uma vez quando normaliza; a mensagem do tick diz o que abriu, fechou e foi avisado.",
+)
+def alarmes(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, settings: SettingsResource
+) -> dg.SensorResult:
+    with postgres.connection() as conn:
+        evaluation = alarms.evaluate(conn)
+        sent = alarms.notify(conn, settings.get())
+    for incident in evaluation.abertos:
+        context.log.error(f"alarme aberto: {alarms.describe(incident)}")
+    for incident in evaluation.fechados:
+        context.log.info(f"alarme normalizado: {alarms.describe(incident)}")
+    parts = [evaluation.summary()]
+    if sent.enviadas:
+        parts.append("avisos enviados: " + ", ".join(sent.enviadas))
+    if sent.pendentes:
+        parts.append("avisos pendentes: " + "; ".join(sent.pendentes))
+        for line in sent.pendentes:
+            context.log.warning(f"aviso de alarme não enviado: {line}")
+    return dg.SensorResult(skip_reason=" | ".join(parts))

@@ -89,3 +89,54 @@ WHERE id = ANY(%(ids)s::bigint[]);
 UPDATE eventos_outbox SET tentativas = tentativas + 1, ultimo_erro = %(erro)s,
     proxima_tentativa_em = now() + make_interval(secs => %(espera)s)
 WHERE id = ANY(%(ids)s::bigint[]);
+
+-- Alarms (alarms.py). Ingest jobs of each tenant that ended in erro in [inicio, fim).
+-- name: failed_ingest_jobs
+SELECT tenant_id, count(*) AS n,
+       jsonb_agg(jsonb_build_object('job_id', job_id, 'arquivo', arquivo_origem, 'origem', origem,
+                                    'mensagem_erro', mensagem_erro) ORDER BY concluido_em) AS jobs
+FROM ingest_jobs
+WHERE status = 'erro' AND concluido_em >= %(inicio)s AND concluido_em < %(fim)s
+GROUP BY tenant_id;
+
+-- name: open_incidents
+SELECT id, tenant_id, alarme, canal, aberto_em FROM alarmes WHERE fechado_em IS NULL;
+
+-- At most one open incident per (tenant, alarm, canal): a second opening is a no-op.
+-- name: open_incident
+INSERT INTO alarmes (tenant_id, alarme, canal, aberto_em, detalhes)
+VALUES (%(tenant)s, %(alarme)s, %(canal)s, %(agora)s, %(detalhes)s)
+ON CONFLICT (tenant_id, alarme, canal) WHERE fechado_em IS NULL DO NOTHING
+RETURNING id;
+
+-- name: close_incident
+UPDATE alarmes SET fechado_em = %(agora)s, detalhes_fim = %(detalhes)s WHERE id = %(id)s AND fechado_em IS NULL;
+
+-- Notifications owed: the opening of every incident, the clearing of the closed ones; each claimed
+-- (stamped) before it is sent, so two evaluators never both send it.
+-- name: notifications_owed
+SELECT a.id, a.tenant_id, a.alarme, a.canal, a.aberto_em, a.fechado_em, a.detalhes, a.detalhes_fim,
+       CASE WHEN a.notificado_em IS NULL THEN 'abertura' ELSE 'fechamento' END AS fase,
+       t.slug, t.nome, t.equipe_canal, t.equipe_destino
+FROM alarmes a JOIN tenants t ON t.id = a.tenant_id
+WHERE a.notificado_em IS NULL OR (a.fechado_em IS NOT NULL AND a.notificado_fim_em IS NULL)
+ORDER BY a.id;
+
+-- name: claim_notification
+UPDATE alarmes SET notificado_em = CASE WHEN %(fase)s = 'abertura' THEN now() ELSE notificado_em END,
+    notificado_fim_em = CASE WHEN %(fase)s = 'fechamento' THEN now() ELSE notificado_fim_em END
+WHERE id = %(id)s AND CASE WHEN %(fase)s = 'abertura' THEN notificado_em IS NULL
+                           ELSE fechado_em IS NOT NULL AND notificado_fim_em IS NULL END
+RETURNING id, coalesce((detalhes->>'falhas_notificacao')::int, 0) AS falhas;
+
+-- A notification that did not go: owed again; a refusal (not a timeout) also moves to a new
+-- Idempotency-Key, since the MCP answers a repeated key with its first answer.
+-- name: release_notification
+UPDATE alarmes SET notificado_em = CASE WHEN %(fase)s = 'abertura' THEN NULL ELSE notificado_em END,
+    notificado_fim_em = CASE WHEN %(fase)s = 'fechamento' THEN NULL ELSE notificado_fim_em END,
+    ultimo_erro = %(erro)s,
+    detalhes = CASE WHEN %(recusada)s
+        THEN jsonb_set(detalhes, '{falhas_notificacao}',
+                       to_jsonb(coalesce((detalhes->>'falhas_notificacao')::int, 0) + 1))
+        ELSE detalhes END
+WHERE id = %(id)s;

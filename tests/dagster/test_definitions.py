@@ -35,6 +35,7 @@ def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
         "lembretes_devidos_sensor",
         "alerta_run_falhou",
         "publicar_eventos",
+        "alarmes",
     }
     assert set(defs.resources) == {"postgres", "settings", "mart"}
 
