@@ -178,8 +178,9 @@ def sensor_scenario(conn, url, sim_url, tenant_id, n, spread_s) -> dict:
             ticks += 1
             result = disparos_devidos(dg.build_sensor_context(instance=instance, resources=sensor_res))
             for rr in result.run_requests or []:
+                budget = {"time_budget_s": float(spread_s + 5)}  # the run is a loop: it lives for its budget
                 enviar_disparos.execute_in_process(
-                    run_config=rr.run_config,
+                    run_config={"ops": {"enviar": {"config": budget}}},
                     partition_key=rr.partition_key,
                     tags=rr.tags,
                     instance=instance,

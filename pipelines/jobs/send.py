@@ -1,6 +1,7 @@
-"""Dagster jobs of the send engine (pipelines.core.send.engine): `enviar_disparos`, partitioned by channel
-(sensors/send.py launches one run per (tenant, channel) with due disparos), and `redrive_dlq` (also a
-backfill over the channel partitions).
+"""Dagster jobs of the send engine: `enviar_disparos`, partitioned by channel — a long-lived run of the
+send loop (pipelines.core.send.loop) for `time_budget_s`; sensors/send.py keeps one healthy run per
+channel and launches the successor before the current one ends — and `redrive_dlq` (also a backfill over
+the channel partitions).
 
 `deploy/dagster*.yaml` cap concurrent runs per value of the `disparo-agenda/canal` tag, which every
 `enviar_disparos` run carries (from its partition)."""
@@ -10,19 +11,20 @@ from datetime import datetime
 import dagster as dg
 
 from pipelines.core.common.errors import ValidationError
-from pipelines.core.send import engine as sender
 from pipelines.core.send.dlq import redrive
+from pipelines.core.send.engine import SendOptions
+from pipelines.core.send.loop import LoopOptions, LoopStats, run_loop
 from pipelines.core.send.mcp import CANAIS
 from pipelines.core.tenancy.tenants import get_tenant_by_slug
-from pipelines.dagster_common import CANAL_TAG, KIND_TAG
+from pipelines.dagster_common import CANAL_TAG, KIND_TAG, loop_worker_id
 from pipelines.resources import PostgresResource, SettingsResource
 
 canal_partitions = dg.StaticPartitionsDefinition(list(CANAIS))
 
 
 class EnviarConfig(dg.Config):
-    tenant: str | None = None  # tenant slug; empty: every tenant with due work on the channel
-    time_budget_s: float = 30.0
+    tenant: str | None = None  # tenant slug; empty: every tenant of the channel
+    time_budget_s: float = 600.0  # the run lives this long; the sensor launches its successor before
     batch_size: int = 500
     concurrency: int = 50
 
@@ -32,7 +34,14 @@ def _enviar_partition_config(partition_key: str) -> dict:
     return {"ops": {"enviar": {"config": {}}}}
 
 
-@dg.op(description="Drena os disparos devidos do canal (partição) até não haver mais ou o tempo acabar.")
+def loop_metadata(stats: LoopStats) -> dict[str, float | int]:
+    return {k: v for k, v in stats.as_dict().items() if isinstance(v, int | float)}
+
+
+@dg.op(
+    description="Loop de envio do canal (partição) durante o orçamento de tempo: envia o que vence, dorme "
+    "até o próximo horário, acorda na hora com NOTIFY; ao fim do orçamento passa a vez ao próximo run."
+)
 def enviar(
     context: dg.OpExecutionContext,
     config: EnviarConfig,
@@ -44,44 +53,32 @@ def enviar(
     if config.tenant:
         with postgres.connection() as conn:
             tenant_id = get_tenant_by_slug(conn, config.tenant).id
-    stats = sender.send_due(
-        postgres.url(),
-        canal=canal,
-        tenant_id=tenant_id,
+    options = LoopOptions(
+        send=SendOptions(
+            canal=canal,
+            tenant_id=tenant_id,
+            batch_size=config.batch_size,
+            concurrency=config.concurrency,
+            worker_id=loop_worker_id(context.run_id),
+        ),
+        lembretes=False,
+        papel="dagster",
         time_budget_s=config.time_budget_s,
-        batch_size=config.batch_size,
-        concurrency=config.concurrency,
-        settings=settings.get(),
-        worker_id=f"dagster:{context.run_id[:8]}",
     )
+    stats = run_loop(postgres.url(), options, settings=settings.get())
     data = stats.as_dict()
     context.log.info(f"envio {canal} tenant={config.tenant or '*'}: {data}")
     context.instance.add_run_tags(
         context.run_id,
-        {
-            f"disparo-agenda/{k}": str(data[k])
-            for k in ("enviados", "falhas", "reenvios", "dlq", "throughput")
-        },
+        {f"disparo-agenda/{k}": str(data[k]) for k in ("enviados", "falhas", "reenvios", "dlq", "duracao_s")},
     )
-    return dg.Output(
-        data,
-        metadata={
-            "enviados": stats.enviados,
-            "falhas": stats.falhas,
-            "reenvios": stats.reenvios,
-            "dlq": stats.dlq,
-            "bloqueados": stats.bloqueados,
-            "adiados": stats.adiados,
-            "liberados": stats.liberados,
-            "duracao_s": stats.duration_s,
-            "throughput_msg_s": stats.throughput,
-        },
-    )
+    return dg.Output(data, metadata=loop_metadata(stats))
 
 
 @dg.job(
     config=_enviar_partition_config,
-    description="Envia os disparos devidos de um canal (partição) e, opcionalmente, de um tenant (config/tag).",
+    description="Loop de envio de um canal (partição) por alguns minutos; o sensor disparos_devidos mantém "
+    "um run saudável por canal.",
     tags={KIND_TAG: "send"},
 )
 def enviar_disparos() -> None:

@@ -10,7 +10,7 @@ from bench.send_data import seed_due
 from pipelines.core.common.settings import Settings
 from pipelines.core.send import engine as sender
 from pipelines.core.send.dlq import list_dlq
-from pipelines.dagster_common import CANAL_TAG, TENANT_TAG
+from pipelines.dagster_common import CANAL_TAG, loop_worker_id
 from pipelines.jobs.send import enviar_disparos, redrive_dlq
 from pipelines.resources import build_resources
 from sensors.send import disparos_devidos
@@ -29,50 +29,71 @@ def _evaluate(instance, resources) -> dg.SensorResult:
     return disparos_devidos(ctx)
 
 
-def test_sensor_requests_one_run_per_tenant_and_channel(conn, tenant, other_tenant, env) -> None:
-    seed_due(conn, tenant["id"], 3)
-    seed_due(conn, tenant["id"], 2, canal="email", prefix="E")
-    seed_due(conn, other_tenant["id"], 1)
-    seed_due(conn, other_tenant["id"], 4, due_in_s=3600, prefix="F")  # not due yet
+def _beat(conn, run_id: str, *, age_s: float = 0.0, left_s: float | None = 300.0) -> None:
+    conn.execute(
+        """INSERT INTO envio_workers (worker_id, papel, canais, lembretes, host, pid, heartbeat_em, termina_em)
+           VALUES (%s, 'dagster', '{whatsapp}', false, 'h', 1, now() - make_interval(secs => %s),
+                   now() + make_interval(secs => %s))
+           ON CONFLICT (worker_id) DO UPDATE SET heartbeat_em = excluded.heartbeat_em,
+                                                 termina_em = excluded.termina_em""",
+        (loop_worker_id(run_id), age_s, left_s),
+    )
+
+
+def test_sensor_keeps_one_healthy_run_per_channel_before_work_is_due(conn, tenant, env) -> None:
+    seed_due(conn, tenant["id"], 2, due_in_s=3600)  # nothing due yet: the runs are up already
     with dg.instance_for_test() as instance:
         result = _evaluate(instance, env)
-        got = sorted((r.tags[TENANT_TAG], r.partition_key) for r in result.run_requests)
-        assert got == [("acme", "email"), ("acme", "whatsapp"), ("outra", "whatsapp")]
+        assert sorted(r.partition_key for r in result.run_requests) == ["email", "whatsapp"]
         for r in result.run_requests:
-            assert r.tags[CANAL_TAG] == r.partition_key
-            assert r.run_config["ops"]["enviar"]["config"]["tenant"] == r.tags[TENANT_TAG]
-            assert r.run_key.startswith(f"{r.tags[TENANT_TAG]}:{r.partition_key}:")
+            assert r.tags[CANAL_TAG] == r.partition_key and r.run_key.startswith(f"loop:{r.partition_key}:")
 
-        # a running run for (acme, whatsapp) suppresses a duplicate request for it
-        instance.create_run_for_job(
-            enviar_disparos,
-            run_config={"ops": {"enviar": {"config": {"tenant": "acme"}}}},
-            tags={TENANT_TAG: "acme", CANAL_TAG: "whatsapp", "dagster/partition": "whatsapp"},
-            status=dg.DagsterRunStatus.STARTED,
+        # a fresh run per channel (queued/starting, or started with a live heartbeat): nothing to launch
+        wa = instance.create_run_for_job(
+            enviar_disparos, tags={CANAL_TAG: "whatsapp"}, status=dg.DagsterRunStatus.STARTED
         )
+        em = instance.create_run_for_job(
+            enviar_disparos, tags={CANAL_TAG: "email"}, status=dg.DagsterRunStatus.STARTING
+        )
+        _beat(conn, wa.run_id)
         again = _evaluate(instance, env)
-        assert sorted((r.tags[TENANT_TAG], r.partition_key) for r in again.run_requests) == [
-            ("acme", "email"),
-            ("outra", "whatsapp"),
-        ]
-        # a running whole-channel run (no tenant) covers every tenant of that channel
-        instance.create_run_for_job(
-            enviar_disparos,
-            run_config={"ops": {"enviar": {"config": {}}}},
-            tags={CANAL_TAG: "whatsapp", "dagster/partition": "whatsapp"},
-            status=dg.DagsterRunStatus.STARTED,
+        assert not again.run_requests and "no ar" in again.skip_reason.skip_message
+
+        # the whatsapp run is near the end of its budget: its successor is requested before it ends
+        _beat(conn, wa.run_id, left_s=20)
+        handover = _evaluate(instance, env)
+        assert [r.partition_key for r in handover.run_requests] == ["whatsapp"]
+        assert instance.get_run_by_id(em.run_id).status == dg.DagsterRunStatus.STARTING
+
+
+def test_sensor_relaunches_a_run_whose_heartbeat_died_or_that_ended(conn, tenant, env, monkeypatch) -> None:
+    import pipelines.dagster_common as common
+
+    monkeypatch.delenv("MCP_EMAIL_ENDPOINT")
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(
+            enviar_disparos, tags={CANAL_TAG: "whatsapp"}, status=dg.DagsterRunStatus.STARTED
         )
-        third = _evaluate(instance, env)
-        assert [(r.tags[TENANT_TAG], r.partition_key) for r in third.run_requests] == [("acme", "email")]
+        _beat(conn, run.run_id, age_s=60)  # killed a minute ago
+        monkeypatch.setattr(common, "LOOP_START_GRACE_S", 0.0)  # and past its start grace
+        result = _evaluate(instance, build_resources())
+        assert [r.partition_key for r in result.run_requests] == ["whatsapp"]
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+        done = instance.create_run_for_job(
+            enviar_disparos, tags={CANAL_TAG: "whatsapp"}, status=dg.DagsterRunStatus.SUCCESS
+        )
+        assert done.run_id  # an ended run covers nothing
+        assert [r.partition_key for r in _evaluate(instance, build_resources()).run_requests] == ["whatsapp"]
 
 
-def test_sensor_skips_when_nothing_is_due(conn, tenant, env, monkeypatch) -> None:
-    seed_due(conn, tenant["id"], 2, due_in_s=600)
-    seed_due(conn, tenant["id"], 2, canal="email", prefix="E")
-    monkeypatch.delenv("MCP_EMAIL_ENDPOINT")  # due e-mails, but no e-mail endpoint: nothing to launch
+def test_sensor_skips_without_endpoints(conn, tenant, env, monkeypatch) -> None:
+    seed_due(conn, tenant["id"], 2)
+    monkeypatch.delenv("MCP_EMAIL_ENDPOINT")
+    monkeypatch.delenv("MCP_WHATSAPP_ENDPOINT")
     with dg.instance_for_test() as instance:
         result = _evaluate(instance, build_resources())
-        assert not result.run_requests and "nenhum" in result.skip_reason.skip_message
+        assert not result.run_requests and "nenhum canal" in result.skip_reason.skip_message
 
 
 def test_job_in_process_sends_and_reports_metadata(conn, tenant, other_tenant, env, sim) -> None:
@@ -80,7 +101,7 @@ def test_job_in_process_sends_and_reports_metadata(conn, tenant, other_tenant, e
     other = seed_due(conn, other_tenant["id"], 2)
     with dg.instance_for_test() as instance:
         result = enviar_disparos.execute_in_process(
-            run_config={"ops": {"enviar": {"config": {"tenant": "acme", "time_budget_s": 10}}}},
+            run_config={"ops": {"enviar": {"config": {"tenant": "acme", "time_budget_s": 3}}}},
             partition_key="whatsapp",
             instance=instance,
             resources=env,
@@ -94,7 +115,7 @@ def test_job_in_process_sends_and_reports_metadata(conn, tenant, other_tenant, e
             for e in result.all_events
             if e.event_type_value == "STEP_OUTPUT" and e.step_key == "enviar"
         ]
-        assert mats and mats[0]["enviados"].value == 5 and "throughput_msg_s" in mats[0]
+        assert mats and mats[0]["enviados"].value == 5 and "duracao_s" in mats[0]
     statuses = {
         r["status"] for r in conn.execute("SELECT status FROM disparos WHERE disparo_id = ANY(%s)", (ids,))
     }

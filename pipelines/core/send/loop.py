@@ -382,3 +382,22 @@ def run_loop(
     from pipelines.core.send.engine import _run
 
     return _run(main())
+
+
+def loop_health(
+    conn: psycopg.Connection, worker_ids: list[str], *, stale_s: float = LoopOptions.stale_s
+) -> dict[str, dict[str, Any]]:
+    """Heartbeat rows of these workers: {worker_id: {vivo, restante_s}} (`vivo`: heartbeat fresher than
+    `stale_s`; `restante_s`: seconds left of its time budget, None when it has none). A worker without a
+    row has not started its loop yet, has ended, or was reclaimed as dead."""
+    rows = conn.execute(
+        """SELECT worker_id, heartbeat_em > now() - make_interval(secs => %(stale)s) AS vivo,
+                  extract(epoch FROM termina_em - now())::float8 AS restante_s
+           FROM envio_workers WHERE worker_id = ANY(%(ids)s)""",
+        {"ids": worker_ids, "stale": stale_s},
+    ).fetchall()
+    out = {}
+    for r in rows:
+        worker_id, vivo, restante = r.values() if isinstance(r, dict) else r
+        out[worker_id] = {"vivo": vivo, "restante_s": restante}
+    return out
