@@ -77,6 +77,7 @@ $_$;
 
 CREATE FUNCTION public.fk_conjunto_pai_excluido() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_material TO 'off'
     AS $$
 -- Parent side of one key. TG_ARGV: child table, child columns, parent columns, action
 -- (cascade | set_null | no_action).
@@ -151,6 +152,7 @@ $$;
 
 CREATE FUNCTION public.fk_conjunto_verificar() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_material TO 'off'
     AS $$
 -- Child side. TG_ARGV: parent table, child columns, parent columns (comma-separated, same order).
 DECLARE
