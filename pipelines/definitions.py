@@ -8,6 +8,7 @@ import dagster as dg
 from assets.ingest import leads_ingest
 from assets.mart import MART_ASSETS
 from assets.tables import tabelas_do_produto
+from pipelines.jobs.housekeeping import limpeza_diaria
 from pipelines.jobs.ingest import ingest_job
 from pipelines.jobs.lembretes import enviar_lembretes
 from pipelines.jobs.mart import mart_diario, observar_tabelas
@@ -16,14 +17,22 @@ from pipelines.resources import build_resources
 from sensors.ingest import inbox_ingest_sensor, ingest_fora_do_dagster, pending_ingest_jobs_sensor
 from sensors.lembretes import lembretes_devidos_sensor
 from sensors.mart import mart_diario_schedule, observar_tabelas_schedule
-from sensors.observability import alarmes, publicar_eventos
+from sensors.observability import alarmes, limpeza_diaria_schedule, publicar_eventos
 from sensors.run_failure import alerta_run_falhou
 from sensors.send import disparos_devidos
 
 defs = dg.Definitions(
     assets=[leads_ingest, tabelas_do_produto, *MART_ASSETS],
-    jobs=[ingest_job, enviar_disparos, redrive_dlq, enviar_lembretes, mart_diario, observar_tabelas],
-    schedules=[mart_diario_schedule, observar_tabelas_schedule],
+    jobs=[
+        ingest_job,
+        enviar_disparos,
+        redrive_dlq,
+        enviar_lembretes,
+        mart_diario,
+        observar_tabelas,
+        limpeza_diaria,
+    ],
+    schedules=[mart_diario_schedule, observar_tabelas_schedule, limpeza_diaria_schedule],
     sensors=[
         inbox_ingest_sensor,
         pending_ingest_jobs_sensor,

@@ -1,5 +1,5 @@
-"""Operations sensors: the seed's alarms (incidents opened, cleared and notified to the tenant's team) and
-the outbox publisher (events to each tenant's webhook). Thin shells over pipelines.core.observability;
+"""Operations sensors and schedules: the seed's alarms (incidents opened, cleared and notified to the
+tenant's team), the outbox publisher (events to each tenant's webhook) and the daily housekeeping. Thin shells over pipelines.core.observability;
 what they did is the tick's message in the UI.
 
 The publisher works inside the tick instead of launching runs: a batch is one HTTP request per tenant, and
@@ -11,6 +11,7 @@ import dagster as dg
 
 from pipelines.core.observability import alarms
 from pipelines.core.observability.outbox import publish_due
+from pipelines.jobs.housekeeping import limpeza_diaria
 from pipelines.resources import PostgresResource, SettingsResource
 
 PUBLISH_BUDGET_S = 20.0  # well inside the tick's time limit
@@ -57,3 +58,14 @@ def alarmes(
         for line in sent.pendentes:
             context.log.warning(f"aviso de alarme não enviado: {line}")
     return dg.SensorResult(skip_reason=" | ".join(parts))
+
+
+limpeza_diaria_schedule = dg.ScheduleDefinition(
+    name="limpeza_diaria_schedule",
+    job=limpeza_diaria,
+    cron_schedule="0 3 * * *",
+    execution_timezone="America/Sao_Paulo",
+    description="Todo dia às 03:00 (São Paulo): retenção de planilhas, rejeições e eventos por tenant, "
+    "lembretes vencidos e o resumo da DLQ para a equipe de cada tenant.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -140,3 +140,57 @@ UPDATE alarmes SET notificado_em = CASE WHEN %(fase)s = 'abertura' THEN NULL ELS
                        to_jsonb(coalesce((detalhes->>'falhas_notificacao')::int, 0) + 1))
         ELSE detalhes END
 WHERE id = %(id)s;
+
+-- Housekeeping (housekeeping.py). A job's age: since it ended (jobs still pendente/processando never age).
+-- Rejects of jobs older than their tenant's retention; the job notes when they went.
+-- name: expire_rejects
+WITH velhos AS (
+    SELECT j.job_id FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+    WHERE j.status IN ('concluido', 'erro')
+      AND coalesce(j.concluido_em, j.updated_at) < %(agora)s - make_interval(days => t.retencao_dias)
+      AND EXISTS (SELECT 1 FROM ingest_rejeicoes r WHERE r.job_id = j.job_id)
+), apagadas AS (
+    DELETE FROM ingest_rejeicoes r USING velhos v WHERE r.job_id = v.job_id RETURNING r.job_id
+), marcados AS (
+    UPDATE ingest_jobs j SET avisos = j.avisos || jsonb_build_object('rejeicoes_removidas_em', %(agora)s::timestamptz)
+    FROM velhos v WHERE j.job_id = v.job_id
+)
+SELECT (SELECT count(*) FROM apagadas) AS rejeicoes, (SELECT count(*) FROM velhos) AS jobs;
+
+-- Stored sheets whose every job (of any tenant: the store is content-addressed) is past its tenant's
+-- retention.
+-- name: expired_files
+SELECT j.arquivo_path
+FROM ingest_jobs j JOIN tenants t ON t.id = j.tenant_id
+WHERE j.arquivo_path IS NOT NULL
+GROUP BY j.arquivo_path
+HAVING bool_and(j.status IN ('concluido', 'erro')
+                AND coalesce(j.concluido_em, j.updated_at) < %(agora)s - make_interval(days => t.retencao_dias));
+
+-- name: forget_files
+UPDATE ingest_jobs SET arquivo_path = NULL,
+    avisos = avisos || jsonb_build_object('arquivo_removido_em', %(agora)s::timestamptz)
+WHERE arquivo_path = ANY(%(paths)s::text[]);
+
+-- Outbox events older than their tenant's retention (delivered or not), a slice at a time.
+-- name: expire_events
+DELETE FROM eventos_outbox WHERE id IN (
+    SELECT o.id FROM eventos_outbox o JOIN tenants t ON t.id = o.tenant_id
+    WHERE o.created_at < %(agora)s - make_interval(days => t.retencao_dias)
+    LIMIT %(lote)s);
+
+-- The DLQ of each tenant: entries not re-driven, those that arrived in the last day, per canal, and the
+-- most frequent errors; with the team's channel.
+-- name: dlq_digest
+SELECT t.id AS tenant_id, t.slug, t.nome, t.equipe_canal, t.equipe_destino, q.canal,
+       count(*) AS pendentes,
+       count(*) FILTER (WHERE q.created_at >= %(desde)s) AS novos,
+       min(q.created_at) AS mais_antigo,
+       (SELECT jsonb_agg(e) FROM (
+            SELECT x.ultimo_erro AS erro, count(*) AS n FROM disparos_dlq x
+            WHERE x.tenant_id = t.id AND x.canal = q.canal AND x.redrive_em IS NULL
+            GROUP BY x.ultimo_erro ORDER BY count(*) DESC LIMIT 3) e) AS erros
+FROM disparos_dlq q JOIN tenants t ON t.id = q.tenant_id
+WHERE q.redrive_em IS NULL AND t.ativo
+GROUP BY t.id, t.slug, t.nome, t.equipe_canal, t.equipe_destino, q.canal
+ORDER BY t.slug, q.canal;

@@ -25,8 +25,13 @@ def test_definitions_load_with_every_asset_job_sensor_and_resource() -> None:
         "enviar_lembretes",
         "mart_diario",
         "observar_tabelas",
+        "limpeza_diaria",
     }
-    assert {s.name for s in defs.schedules} == {"mart_diario_schedule", "observar_tabelas_schedule"}
+    assert {s.name for s in defs.schedules} == {
+        "mart_diario_schedule",
+        "observar_tabelas_schedule",
+        "limpeza_diaria_schedule",
+    }
     assert {s.name for s in defs.sensors} == {
         "inbox_ingest_sensor",
         "pending_ingest_jobs_sensor",

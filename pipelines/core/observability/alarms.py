@@ -15,7 +15,6 @@ the row before it is sent, and sent with an `Idempotency-Key` of the incident an
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,7 @@ from psycopg.types.json import Jsonb
 from pipelines.core.common.queries import query
 from pipelines.core.common.settings import Settings
 from pipelines.core.observability.metrics import PERIOD, failure_counts
-from pipelines.core.send.mcp import McpClient, SendResult
+from pipelines.core.observability.team import no_team_channel, send_team_message
 
 HIGH_FAILURE = "DisparoHighFailureRate"
 INGEST_FAILED = "IngestJobFailed"
@@ -174,19 +173,6 @@ def message(row: dict[str, Any]) -> tuple[str, str]:
     return subject, f"{body}\nAberto em {quando}, encerrado em {fechado}. Incidente {row['id']}."
 
 
-async def _send(settings: Settings, row: dict[str, Any], key: str) -> SendResult:
-    subject, text = message(row)
-    try:
-        async with McpClient(settings, concurrency=1) as mcp:
-            if row["equipe_canal"] == "whatsapp":
-                return await mcp.send_whatsapp(
-                    row["equipe_destino"], f"{subject}\n{text}", idempotency_key=key
-                )
-            return await mcp.send_email(row["equipe_destino"], subject, text, idempotency_key=key)
-    except Exception as exc:  # an endpoint not configured: owed until it is
-        return SendResult("retry", None, f"{type(exc).__name__}: {exc}")
-
-
 def notify(conn: psycopg.Connection, settings: Settings) -> Notifications:
     """Send every notification owed (openings, then clearings), each once; what cannot go stays owed."""
     out = Notifications()
@@ -199,10 +185,7 @@ def notify(conn: psycopg.Connection, settings: Settings) -> Notifications:
         for row in rows:
             tag = f"{_label(row)} ({row['fase']})"
             if not row["equipe_canal"] or not (row["equipe_destino"] or "").strip():
-                error = (
-                    f"tenant sem canal da equipe: `tenant set {row['slug']} --equipe-canal email "
-                    "--equipe-destino …`"
-                )
+                error = no_team_channel(row["slug"])
                 conn.execute(
                     query("observability", "release_notification"),
                     {"id": row["id"], "fase": "nenhuma", "erro": error, "recusada": False},
@@ -216,7 +199,10 @@ def notify(conn: psycopg.Connection, settings: Settings) -> Notifications:
             if claimed is None:
                 continue  # another evaluator took it
             key = f"alarme-{row['id']}-{row['fase']}" + (f"-{claimed['falhas']}" if claimed["falhas"] else "")
-            result = asyncio.run(_send(settings, row, key))
+            subject, text = message(row)
+            result = send_team_message(
+                settings, row["equipe_canal"], row["equipe_destino"], subject, text, idempotency_key=key
+            )
             if result.ok:
                 out.enviadas.append(tag)
                 continue
