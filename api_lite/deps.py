@@ -9,8 +9,8 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api_lite.limits import TENANT_STATE, bearer_key
 from pipelines.core.common.db import act_as_tenant, leave_tenant
-from pipelines.core.common.errors import AuthError
 from pipelines.core.tenancy.tenants import Tenant, authenticate
 
 
@@ -40,11 +40,10 @@ def current_tenant(
     conn: ConnDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
 ) -> Tenant:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise AuthError("cabeçalho Authorization ausente; use 'Authorization: Bearer <chave de API>'")
-    tenant = authenticate(conn, key.strip())
+    # A request with a body was already authenticated by api_lite.limits, before its body was read.
+    tenant = getattr(request.state, TENANT_STATE, None)
+    if tenant is None:
+        tenant = authenticate(conn, bearer_key(request.headers.get("authorization", "")))
     request.state.tenant_scoped = True
     act_as_tenant(conn, tenant.id)  # row-level security: the rest of the request sees only this tenant
     return tenant

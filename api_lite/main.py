@@ -9,18 +9,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 import api_lite.routes
 from api_lite import contract, problems
+from api_lite.limits import BodyLimitMiddleware
 from pipelines.core.common.db import database_url
 from pipelines.core.common.logs import configure_logging
 
 log = logging.getLogger("api_lite")
+# How long a request waits for a pooled connection; while the database is down that wait ends in a 503.
+POOL_TIMEOUT_S = 10.0
 
 
-def create_app(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10) -> FastAPI:
+def create_app(
+    dsn: str | None = None, *, min_size: int = 1, max_size: int = 10, pool_timeout: float = POOL_TIMEOUT_S
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = ConnectionPool(
@@ -28,6 +34,9 @@ def create_app(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10)
             min_size=min_size,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
+            # A connection broken by a database restart is replaced on checkout, not handed to a request.
+            check=ConnectionPool.check_connection,
+            timeout=pool_timeout,
             open=False,
         )
         configure_logging()
@@ -48,8 +57,11 @@ def create_app(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10)
     )
     app.state.shutdown_hooks = []
     problems.install(app)
+    routes: list[APIRoute] = []
     for module in sorted(pkgutil.iter_modules(api_lite.routes.__path__), key=lambda m: m.name):
         mod = importlib.import_module(f"api_lite.routes.{module.name}")
         app.include_router(mod.router, responses=contract.ERROR_RESPONSES)
+        routes.extend(r for r in mod.router.routes if isinstance(r, APIRoute))
     contract.document_errors(app)
+    app.add_middleware(BodyLimitMiddleware, routes=routes)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -55,12 +56,41 @@ def install(app: FastAPI) -> None:
             resp.headers.update(exc.headers)
         return resp
 
+    # Registered by class (not only through the catch-all below, which Starlette re-raises after
+    # answering): a database that is down is an expected condition, answered 503 and not logged as a crash.
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg.InterfaceError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        return unexpected_response(request.url.path, exc, request.method)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("erro inesperado em %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return problem(
-            500, "Erro interno", "erro interno inesperado; tente novamente", instance=request.url.path
+        return unexpected_response(request.url.path, exc, request.method)
+
+
+RETRY_AFTER_S = 5  # what a 503 asks the client to wait while the database is unreachable
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is down, restarting or unreachable (or the pool could not get a connection in time):
+    a 503 the client can retry, not a bug. psycopg_pool.PoolTimeout is an OperationalError."""
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def unexpected_response(path: str, exc: BaseException, method: str = "") -> JSONResponse:
+    """503 + Retry-After when the database is unavailable, else a generic 500 (never a traceback)."""
+    if database_unavailable(exc):
+        log.warning("banco de dados indisponível em %s %s: %s", method, path, type(exc).__name__)
+        resp = problem(
+            503,
+            "Serviço indisponível",
+            "banco de dados indisponível no momento; tente de novo em alguns segundos",
+            instance=path,
         )
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
+    log.error("erro inesperado em %s %s: %s", method, path, type(exc).__name__)
+    return problem(500, "Erro interno", "erro interno inesperado; tente novamente", instance=path)
 
 
 _LOCATIONS = ("body", "query", "path", "header")

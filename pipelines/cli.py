@@ -47,15 +47,22 @@ def main(argv: list[str] | None = None) -> int:
     except DisparoAgendaError as exc:
         print(f"erro: {exc.message}", file=sys.stderr)
         return 2 if exc.status_code < 500 else 1
+    except psycopg.OperationalError as exc:  # down, restarting or unreachable (also mid-command)
+        _debug()
+        print(f"erro: banco de dados indisponível: {_first_line(exc)}", file=sys.stderr)
+        return 1
     except psycopg.Error as exc:
         _debug()
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"erro de banco de dados: {first}", file=sys.stderr)
+        print(f"erro de banco de dados: {_first_line(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # last resort: one line, not a traceback
         _debug()
         print(f"erro inesperado ({type(exc).__name__}): {exc}", file=sys.stderr)
         return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _debug() -> None:

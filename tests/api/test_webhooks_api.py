@@ -71,7 +71,11 @@ def test_signature_required_and_checked_per_tenant(api_client, conn, tenant, oth
 def test_unknown_message_and_malformed_body(api_client, conn, tenant, sent) -> None:
     r = _receipt(api_client, conn, tenant["id"], "msg-nao-existe", "delivered")
     assert r.status_code == 404 and r.json()["field"] == "messageId"
-    assert api_client.post("/webhooks/mcp/status", content=b"{nope").status_code == 422
+    bad = b"{nope"
+    signed = signed_headers(get_webhook_secret(conn, tenant["id"]), bad)
+    assert api_client.post("/webhooks/mcp/status", content=bad, headers=signed).status_code == 422
+    # unsigned: refused before the body is read, so never a 422
+    assert api_client.post("/webhooks/mcp/status", content=bad).status_code == 401
     r = _receipt(api_client, conn, tenant["id"], "msg-mine", "bounced")
     assert r.status_code == 422 and r.json()["field"] == "status"
 

@@ -23,6 +23,7 @@ class Settings:
     mcp_token: str | None
     max_upload_bytes: int
     metrics_token: str | None = None  # Bearer token of GET /metrics; unset: the endpoint is off
+    max_body_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,6 +43,7 @@ class Settings:
             mcp_token=_env("MCP_TOKEN", env),
             max_upload_bytes=int(_env("DISPARO_AGENDA_MAX_UPLOAD_MB", env) or "200") * 1024 * 1024,
             metrics_token=_env("DISPARO_AGENDA_METRICS_TOKEN", env),
+            max_body_bytes=int(_env("DISPARO_AGENDA_MAX_BODY_KB", env) or "1024") * 1024,
         )
 
     @property
