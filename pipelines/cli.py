@@ -1,6 +1,7 @@
 """The `disparo-agenda` command. Subcommands live in pipelines/commands/<name>.py, each with
 `register(subparsers)`; handlers return an exit code. Errors are one line on stderr, never a traceback
-(set DISPARO_AGENDA_DEBUG=1 to see one)."""
+(set DISPARO_AGENDA_DEBUG=1 to see one). A run imports only the module of the command it names
+(`_command_modules`): name a new module after its command."""
 
 from __future__ import annotations
 
@@ -17,7 +18,19 @@ import pipelines.commands
 from pipelines.core.common.errors import DisparoAgendaError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(argv: list[str] | None) -> list[str]:
+    """The command modules to import: only the one named on the command line (module `mcp_sim` is command
+    `mcp-sim`), so a command's start-up does not pay for every other command's imports (polars, duckdb,
+    pyarrow, httpx…); all of them for the top-level help, an unknown command or a command registered by a
+    module of another name (`dev` by serve, `dlq` by send: correct, only slower to start)."""
+    names = [m.name for m in pkgutil.iter_modules(pipelines.commands.__path__)]
+    args = sys.argv[1:] if argv is None else argv
+    wanted = args[0].replace("-", "_") if args and not args[0].startswith("-") else None
+    return [wanted] if wanted in names else names
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (only the subcommand it names is registered; every one when none is named)."""
     parser = argparse.ArgumentParser(
         prog="disparo-agenda",
         description="Ingestão de planilhas de leads, disparos (WhatsApp/e-mail) e agendamentos.",
@@ -25,10 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMANDO")
     sub.required = True
     modules = sorted(
-        (
-            importlib.import_module(f"pipelines.commands.{m.name}")
-            for m in pkgutil.iter_modules(pipelines.commands.__path__)
-        ),
+        (importlib.import_module(f"pipelines.commands.{name}") for name in _command_modules(argv)),
         key=lambda mod: (getattr(mod, "ORDER", 50), mod.__name__),
     )
     for module in modules:
@@ -37,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

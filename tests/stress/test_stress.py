@@ -4,12 +4,15 @@ They assert behaviour at scale (counts, idempotency, no double sends), never tim
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bench.send_data import seed_due
+from pipelines.core.common.db import connect
 from pipelines.core.ingest import create_job, run_job
 from pipelines.mcp_sim import SimConfig, run_in_process
 from pipelines.sample_sheet import generate
@@ -29,13 +32,42 @@ def _counts(conn, tenant_id) -> tuple[int, int, int]:
     return row["leads"], row["tel"], row["mail"]
 
 
+def _analyze_mid_load(url: str, seen: dict, stop: threading.Event, min_bytes: int = 64 << 20) -> None:
+    """What autovacuum may do to a first large import (issue #17): once the uncommitted load has written
+    `min_bytes` of leads, `ANALYZE leads` from another session, which counts none of its rows."""
+    with connect(url, autocommit=True) as c:
+        while not stop.wait(0.05):
+            if c.execute("SELECT pg_relation_size('leads') AS n").fetchone()["n"] >= min_bytes:
+                c.execute("ANALYZE leads")
+                seen.update(
+                    c.execute(
+                        "SELECT reltuples, relpages FROM pg_class WHERE oid = 'leads'::regclass"
+                    ).fetchone()
+                )
+                return
+
+
 def test_excel_maximum_sheet_loads_and_reimports_idempotently(
     conn, database_url, tenant, tmp_path: Path
 ) -> None:
     sheet = generate(tmp_path / "max.xlsx", EXCEL_MAX_ROWS, seed=3)
     job = create_job(conn, tenant["id"], sheet.name, str(sheet))
-    doc = run_job(database_url, job)
+    seen: dict = {}
+    stop = threading.Event()
+    analyzer = threading.Thread(target=_analyze_mid_load, args=(database_url, seen, stop))
+    analyzer.start()
+    t0 = time.perf_counter()
+    try:
+        doc = run_job(database_url, job)
+    finally:
+        stop.set()
+        analyzer.join()
+    print(
+        f"1,048,575-row ingest with leads analyzed mid-load: {time.perf_counter() - t0:.1f} s, stats {seen}"
+    )
     assert doc["status"] == "concluido", doc.get("mensagem_erro")
+    # The trap was set while the load ran: leads analyzed with none of its rows over thousands of pages.
+    assert seen and seen["reltuples"] == 0 and seen["relpages"] > 5_000, seen
     assert doc["linhas_processadas"] == doc["linhas_total"] > 1_000_000
     leads, tel, mail = _counts(conn, tenant["id"])
     assert (leads, tel, mail) == (doc["leads_criados"], doc["telefones_criados"], doc["emails_criados"])
