@@ -130,6 +130,15 @@ DataOuDataHora = Annotated[
         {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
     ),
 ]
+
+
+def _iso_day(value: Any) -> Any:
+    if not isinstance(value, str) or len(value.strip()) != 10:
+        raise ValueError("use uma data AAAA-MM-DD")
+    return value.strip()
+
+
+Dia = Annotated[date, BeforeValidator(_iso_day)]  # AAAA-MM-DD only (no Unix timestamps, no times)
 Observacoes = text(2000)
 Motivo = text(500)
 Responsavel = Annotated[text(320), Field(description="e-mail ou telefone (E.164; números do Brasil sem +55)")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import psycopg
@@ -54,6 +55,8 @@ def install(app: FastAPI) -> None:
         )
         if exc.headers:
             resp.headers.update(exc.headers)
+        if exc.status_code == 405:
+            resp.headers["Allow"] = ", ".join(_allowed_methods(request))
         return resp
 
     # Registered by class (not only through the catch-all below, which Starlette re-raises after
@@ -91,6 +94,18 @@ def unexpected_response(path: str, exc: BaseException, method: str = "") -> JSON
         return resp
     log.error("erro inesperado em %s %s: %s", method, path, type(exc).__name__)
     return problem(500, "Erro interno", "erro interno inesperado; tente novamente", instance=path)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the contract documents for this path (routes sharing a path are separate routes, so
+    the router alone would name only the first one's)."""
+    methods: set[str] = set()
+    for path, ops in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)), request.url.path):
+            methods |= {m.upper() for m in ops}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 _LOCATIONS = ("body", "query", "path", "header")

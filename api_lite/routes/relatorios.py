@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_lite.contract import Dia
 from api_lite.deps import ConnDep, TenantDep
 from api_lite.problems import PROBLEM
 from pipelines.core.common.settings import Settings
@@ -48,8 +49,8 @@ class FunilParams(BaseModel):
     hoje."""
 
     model_config = ConfigDict(extra="forbid")
-    de: date | None = Field(None, description="primeiro dia (AAAA-MM-DD)", examples=["2025-11-01"])
-    ate: date | None = Field(None, description="último dia (AAAA-MM-DD), inclusive", examples=["2025-11-30"])
+    de: Dia | None = Field(None, description="primeiro dia (AAAA-MM-DD)", examples=["2025-11-01"])
+    ate: Dia | None = Field(None, description="último dia (AAAA-MM-DD), inclusive", examples=["2025-11-30"])
     canal: Literal["whatsapp", "email"] | None = Field(None, description="só este canal")
     campanha_id: UUID | None = Field(None, description="só esta campanha")
     formato: Literal["json", "csv", "parquet"] = Field("json", description="formato da resposta")

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from pipelines.core.common.errors import AuthError
 from pipelines.core.send import receipts as webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -63,4 +64,8 @@ async def mcp_status(request: Request) -> dict[str, Any]:
     body = await request.body()  # the raw bytes are what was signed
     signature = request.headers.get(webhooks.SIGNATURE_HEADER)
     timestamp = request.headers.get(webhooks.TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise AuthError(
+            f"cabeçalhos {webhooks.SIGNATURE_HEADER} e {webhooks.TIMESTAMP_HEADER} são obrigatórios"
+        )
     return await run_in_threadpool(_apply, request.app.state.pool, body, signature, timestamp)

@@ -81,6 +81,8 @@ def _parse(body: bytes, now: datetime) -> dict[str, Any]:
     message_id = data.get("messageId")
     if not isinstance(message_id, str) or not message_id.strip():
         raise ValidationError("messageId é obrigatório", field="messageId")
+    if len(message_id) > 200 or "\x00" in message_id:
+        raise ValidationError("messageId inválido (até 200 caracteres, sem NUL)", field="messageId")
     if data.get("status") not in RECEIPT_STATUSES:
         raise ValidationError(
             f"status inválido: {data.get('status')!r}; use {', '.join(RECEIPT_STATUSES)}", field="status"
