@@ -207,3 +207,19 @@ def test_other_tenant_cannot_reuse_a_hash(api_client, tenant, other_tenant) -> N
     sha = r.json()["arquivo_sha256"]
     r = api_client.post("/ingest/leads/xlsx", json={"arquivo_sha256": sha}, headers=other_tenant["headers"])
     assert r.status_code == 404
+
+
+def test_path_traversal_file_name_is_refused_and_nothing_is_written(
+    api_client, tenant, conn, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("DISPARO_AGENDA_HOME", str(tmp_path / "home"))
+    for name in ("../../../etc/cron.d/leads.xlsx", "..\\..\\leads.xlsx", "a/../../leads.xlsx"):
+        r = _upload(api_client, tenant["headers"], _xlsx(), name=name)
+        assert r.status_code == 422, (name, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert "nome de arquivo inválido" in r.json()["detail"]
+    assert conn.execute("SELECT count(*) AS n FROM ingest_jobs").fetchone()["n"] == 0
+    written = (
+        [p for p in (tmp_path / "home").rglob("*") if p.is_file()] if (tmp_path / "home").exists() else []
+    )
+    assert [p for p in written if "arquivos" in p.parts] == []

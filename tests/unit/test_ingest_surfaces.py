@@ -23,7 +23,16 @@ from pipelines.core.ingest.surfaces import (
 
 def test_check_filename_keeps_the_bare_name_and_refuses_other_types() -> None:
     assert check_filename("C:\\Users\\ana\\Leads.XLSX") == "Leads.XLSX"
-    assert check_filename("../x/planilha.csv") == "planilha.csv"
+    assert check_filename("/tmp/x/planilha.csv") == "planilha.csv"
+    for hostile in (
+        "../x/planilha.csv",
+        "..\\..\\planilha.xlsx",
+        "a/../../b.xlsx",
+        "nul\x00.xlsx",
+        "a\nb.csv",
+    ):
+        with pytest.raises(ValidationError, match="nome de arquivo inválido"):
+            check_filename(hostile)
     with pytest.raises(UnsupportedMediaTypeError) as err:
         check_filename("foto.png")
     assert err.value.status_code == 415

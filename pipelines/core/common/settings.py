@@ -24,6 +24,10 @@ class Settings:
     max_upload_bytes: int
     metrics_token: str | None = None  # Bearer token of GET /metrics; unset: the endpoint is off
     max_body_bytes: int = 1024 * 1024
+    max_planilha_bytes: int = 1024 * 1024 * 1024  # a spreadsheet once inflated (xlsx/ods) or a CSV
+    max_linhas: int = 1_048_576
+    max_colunas: int = 512
+    max_celulas: int = 50_000_000  # rows x columns of a sheet's extent (the reader allocates all of it)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -44,6 +48,10 @@ class Settings:
             max_upload_bytes=int(_env("DISPARO_AGENDA_MAX_UPLOAD_MB", env) or "200") * 1024 * 1024,
             metrics_token=_env("DISPARO_AGENDA_METRICS_TOKEN", env),
             max_body_bytes=int(_env("DISPARO_AGENDA_MAX_BODY_KB", env) or "1024") * 1024,
+            max_planilha_bytes=int(_env("DISPARO_AGENDA_MAX_PLANILHA_MB", env) or "1024") * 1024 * 1024,
+            max_linhas=int(_env("DISPARO_AGENDA_MAX_LINHAS", env) or "1048576"),
+            max_colunas=int(_env("DISPARO_AGENDA_MAX_COLUNAS", env) or "512"),
+            max_celulas=int(_env("DISPARO_AGENDA_MAX_CELULAS", env) or "50000000"),
         )
 
     @property

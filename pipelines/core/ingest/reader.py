@@ -16,6 +16,7 @@ import fastexcel
 import polars as pl
 
 from pipelines.core.common.errors import ValidationError
+from pipelines.core.ingest.limits import check_sheet_file
 
 SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -140,11 +141,13 @@ def read_sheet(path: str | Path, sheet: str = "Leads", *, filename: str | None =
     if not path.is_file():
         raise ValidationError(f"arquivo não encontrado: {path}", field="arquivo")
     display = Path(filename).name if filename else path.name
+    check_sheet_file(path, suffix, display)  # before loading: a zip bomb or a huge extent ends here
     if suffix == ".csv":
         frame, headers, header_idx = _read_csv(path, display)
         sheet_name = sheet
     else:
         frame, headers, sheet_name, header_idx = _read_excel(path, sheet, display)
+    refuse_duplicate_headers(headers)
     columns = map_headers(headers)
     _require(columns, headers)
     wanted = [h for cols in columns.values() for h in cols]
@@ -158,6 +161,28 @@ def read_sheet(path: str | Path, sheet: str = "Leads", *, filename: str | None =
     before = frame.height
     frame = frame.filter(not_blank.fill_null(False))
     return RawSheet(frame, columns, sheet_name, headers, before - frame.height, header_line=header_idx + 1)
+
+
+# How the readers rename a repeated header: fastexcel "Nome_1", polars' CSV reader "nome_duplicated_0".
+_REPEATED = re.compile(r"^(.+?)(?:_duplicated_\d+|_\d+)$")
+
+
+def refuse_duplicate_headers(headers: list[str]) -> None:
+    """Two columns with the same name for a single-valued field (nome, id, documento, contato) are
+    ambiguous: which one is the lead's? Refused, naming it. Repeated phone or e-mail columns are fine
+    (several contacts)."""
+    present = set(headers)
+    for header in headers:
+        m = _REPEATED.match(header)
+        if not m or m.group(1) not in present:
+            continue
+        key = normalize_header(m.group(1))
+        if any(key in ALIASES[t] for t in CANONICAL if t not in MULTI):
+            raise ValidationError(
+                f"cabeçalho repetido: {m.group(1)!r} aparece em mais de uma coluna; deixe só uma "
+                "(ou renomeie a outra)",
+                field=m.group(1),
+            )
 
 
 def _require(columns: dict[str, list[str]], headers: list[str]) -> None:

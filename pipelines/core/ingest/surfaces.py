@@ -57,8 +57,15 @@ def inline_enabled(override: str | None = None) -> bool:
 
 
 def check_filename(filename: str | None) -> str:
-    """The bare file name, or 415 when its extension is not a spreadsheet we read."""
-    name = Path((filename or "").replace("\\", "/")).name.strip()
+    """The bare file name, or 415 when its extension is not a spreadsheet we read. A name that tries to
+    climb folders (`../`) or carries control characters is refused (422), never silently trimmed; a
+    browser's full path (`C:\\Users\\ana\\Leads.xlsx`) gives its last part."""
+    raw = (filename or "").replace("\\", "/")
+    if ".." in raw.split("/") or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise ValidationError(
+            f"nome de arquivo inválido: {raw!r} (sem '..' nem caracteres de controle)", field="file"
+        )
+    name = Path(raw).name.strip()
     if not name:
         raise ValidationError("arquivo sem nome; envie o campo 'file' com o nome da planilha", field="file")
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
