@@ -123,6 +123,14 @@ def _report(doc: dict, args: argparse.Namespace) -> int:
         for erro in doc["erros"]:
             linhas = ", ".join(map(str, erro["primeiras_linhas"]))
             print(f"  rejeitadas: {erro['quantidade']} × {erro['motivo']} (linhas {linhas}…)")
+        avisos = doc.get("avisos") or {}
+        if avisos.get("linhas_fora_de_utf8"):
+            linhas = ", ".join(map(str, avisos["linhas_fora_de_utf8_primeiras"]))
+            print(
+                f"aviso: {avisos['linhas_fora_de_utf8']} linha(s) não eram UTF-8 e foram lidas como CP1252 "
+                f"(linhas {linhas}); confira-as",
+                file=sys.stderr,
+            )
     if doc["status"] != "concluido":
         print(f"erro: job {doc['job_id']} falhou: {doc['mensagem_erro']}", file=sys.stderr)
         return 1

@@ -207,7 +207,9 @@ def run_job(
                 )
                 validated = whole.result()
                 avisos = dict(
-                    pipeline.avisos(validated, counters), duracao_s=round(time.monotonic() - started, 3)
+                    pipeline.avisos(validated, counters),
+                    **raw.avisos,
+                    duracao_s=round(time.monotonic() - started, 3),
                 )
                 done = work.execute(
                     query("ingest", "job_concluido"),

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import fastexcel
 import polars as pl
@@ -117,6 +118,7 @@ class RawSheet:
     headers: list[str] = field(default_factory=list)
     blank_rows: int = 0
     header_line: int = 1
+    avisos: dict[str, Any] = field(default_factory=dict)  # warnings of the reading itself (encoding)
 
     @property
     def rows(self) -> int:
@@ -142,8 +144,9 @@ def read_sheet(path: str | Path, sheet: str = "Leads", *, filename: str | None =
         raise ValidationError(f"arquivo não encontrado: {path}", field="arquivo")
     display = Path(filename).name if filename else path.name
     check_sheet_file(path, suffix, display)  # before loading: a zip bomb or a huge extent ends here
+    avisos: dict[str, Any] = {}
     if suffix == ".csv":
-        frame, headers, header_idx = _read_csv(path, display)
+        frame, headers, header_idx, avisos = _read_csv(path, display)
         sheet_name = sheet
     else:
         frame, headers, sheet_name, header_idx = _read_excel(path, sheet, display)
@@ -160,7 +163,9 @@ def read_sheet(path: str | Path, sheet: str = "Leads", *, filename: str | None =
     not_blank = pl.any_horizontal(pl.col(c).str.strip_chars().str.len_chars() > 0 for c in wanted)
     before = frame.height
     frame = frame.filter(not_blank.fill_null(False))
-    return RawSheet(frame, columns, sheet_name, headers, before - frame.height, header_line=header_idx + 1)
+    return RawSheet(
+        frame, columns, sheet_name, headers, before - frame.height, header_line=header_idx + 1, avisos=avisos
+    )
 
 
 # How the readers rename a repeated header: fastexcel "Nome_1", polars' CSV reader "nome_duplicated_0".
@@ -246,19 +251,50 @@ def _read_excel(path: Path, sheet: str, display: str) -> tuple[pl.DataFrame, lis
     return frame, names, sheet, found
 
 
-def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str], int]:
+# A valid UTF-8 multi-byte sequence. Portuguese text in CP1252 ("João" = 4A 6F E3 6F) has none: an accented
+# letter is one byte followed by ASCII.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+MAX_LISTED_LINES = 20
+
+
+def decode_text(data: bytes) -> tuple[str, list[int]]:
+    """A CSV's text and the (1-based) lines that were not UTF-8. UTF-8 when the whole file is; CP1252 (or
+    Latin-1) when no line uses UTF-8 at all; a UTF-8 file with a few invalid lines keeps UTF-8 everywhere
+    else and decodes only those lines as CP1252, so one bad line never garbles `João` into `JoÃ£o` in
+    the others. The caller reports the lines."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    if _UTF8_SEQUENCE.search(data) is None:
+        return _legacy(data), []
+    lines = data.split(b"\n")
+    bad: list[int] = []
+    out: list[str] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad.append(number)
+            out.append(_legacy(line))
+    text = "\n".join(out)
+    return (text[1:] if text.startswith("\ufeff") else text), bad
+
+
+def _legacy(data: bytes) -> str:
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:  # the 5 bytes CP1252 leaves undefined
+        return data.decode("latin-1")
+
+
+def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str], int, dict[str, Any]]:
     data = path.read_bytes()
     if not data.strip():
         raise ValidationError(f"arquivo CSV vazio: {display}")
     if b"\x00" in data[:4096]:
         raise ValidationError(f"arquivo corrompido ou ilegível ({display}): não é um CSV de texto")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
+    text, legacy_lines = decode_text(data)
     # The header is the first of the first lines that looks like one (a title or blank lines may sit
     # above it); the separator is the one under which it does (else the more frequent in the first line).
     head = [line.rstrip("\r") for line in text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]]
@@ -282,7 +318,14 @@ def _read_csv(path: Path, display: str) -> tuple[pl.DataFrame, list[str], int]:
     frame = frame.with_columns(
         pl.when(pl.all().str.strip_chars() == "").then(None).otherwise(pl.all()).name.keep()
     )
-    return frame, list(frame.columns), header_idx
+    avisos: dict[str, Any] = {}
+    if legacy_lines:
+        avisos = {
+            "linhas_fora_de_utf8": len(legacy_lines),
+            "linhas_fora_de_utf8_primeiras": legacy_lines[:MAX_LISTED_LINES],
+            "codificacao": "UTF-8; as linhas listadas não eram UTF-8 e foram lidas como CP1252",
+        }
+    return frame, list(frame.columns), header_idx, avisos
 
 
 def _first_line(exc: BaseException) -> str:
