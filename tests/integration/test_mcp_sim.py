@@ -183,3 +183,120 @@ def test_extra_routers_are_included() -> None:
 
     paths = set(create_app(SimConfig()).openapi()["paths"])
     assert {"/mcp/whatsapp/send", "/mcp/email/send", "/sim/receipts"} <= paths
+
+
+# ---- the transport against a bare HTTP/1.1 server: what the simulator (uvicorn) does not do on demand
+
+
+async def _raw_server(script):
+    """An asyncio HTTP/1.1 server; ``script(n, head, body)`` returns (answer bytes, close after it)."""
+    seen: list[tuple[int, bytes, bytes]] = []
+    connections = 0
+
+    async def handler(reader, writer):
+        nonlocal connections
+        connections += 1
+        n = connections
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                seen.append((n, head, body))
+                answer, close = script(len(seen), head, body)
+                writer.write(answer)
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    return server, url, seen, lambda: connections
+
+
+def _answer(status: str, body: bytes, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 " + status.encode() + b"\r\nContent-Length: %d\r\n" % len(body) + extra + b"\r\n" + body
+
+
+def test_keep_alive_headers_and_a_dropped_request_retried_once_on_a_fresh_connection() -> None:
+    ok = b'{"status": "sent", "messageId": "m-%d"}'
+
+    def script(i, head, body):
+        if i == 3:  # the server drops the kept-alive connection instead of answering
+            return b"", True
+        if i == 4:  # chunked answer
+            chunk = ok % i
+            return (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % len(chunk)
+                + chunk
+                + b"\r\n0\r\n\r\n",
+                False,
+            )
+        return _answer("200 OK", ok % i, b"Content-Type: application/json\r\n"), False
+
+    async def go():
+        server, url, seen, connections = await _raw_server(script)
+        async with McpClient(_settings(url), concurrency=1) as mcp:
+            results = [
+                await mcp.send_whatsapp("+5584997084444", "Olá", idempotency_key=f"ka-{i}") for i in range(4)
+            ]
+        server.close()
+        await server.wait_closed()
+        return results, seen, connections()
+
+    results, seen, connections = _run(go())
+    assert [r.message_id for r in results] == ["m-1", "m-2", "m-4", "m-5"]
+    assert connections == 2  # requests 1-3 on one kept-alive connection, the retry and the rest on a new one
+    assert [(n, _header(h, b"idempotency-key")) for n, h, _ in seen] == [
+        (1, b"ka-0"),
+        (1, b"ka-1"),
+        (1, b"ka-2"),
+        (2, b"ka-2"),  # the same key again
+        (2, b"ka-3"),
+    ]
+    _, head, body = seen[0]
+    assert head.startswith(b"POST /mcp/whatsapp/send HTTP/1.1\r\n")
+    assert _header(head, b"authorization") == b"Bearer segredo-sim"
+    assert _header(head, b"content-type") == b"application/json"
+    assert json.loads(body) == {"to": "+5584997084444", "message": "Olá"}
+
+
+def _header(head: bytes, name: bytes) -> bytes | None:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+def test_retry_after_date_and_unframed_or_non_json_answers() -> None:
+    answers = {
+        1: (
+            _answer("503 Service Unavailable", b"", b"Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n"),
+            False,
+        ),
+        2: (_answer("200 OK", b"<html>proxy</html>"), False),
+        3: (b"HTTP/1.1 200 OK\r\n\r\n" + b'{"status": "sent", "messageId": "eof"}', True),  # read to close
+    }
+
+    async def go():
+        server, url, _, _ = await _raw_server(lambda i, head, body: answers[i])
+        async with McpClient(_settings(url), concurrency=1) as mcp:
+            out = [
+                await mcp.send_whatsapp("+5584997084444", "x", idempotency_key=f"ra-{i}") for i in range(3)
+            ]
+        server.close()
+        await server.wait_closed()
+        return out
+
+    past, html, eof = _run(go())
+    assert (past.outcome, past.http_status, past.retry_after) == ("retry", 503, 0.0)
+    assert html.outcome == "retry" and "não JSON" in html.error
+    assert (eof.outcome, eof.message_id) == ("sent", "eof")

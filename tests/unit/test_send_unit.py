@@ -45,6 +45,7 @@ def test_backoff_jitter_only_adds_up_to_twenty_percent_and_stays_under_the_cap()
         (200, {"messageId": "m1", "status": "sent"}, {}, "sent", None),
         (200, {"messageId": "m1", "status": "failed", "error": "número inválido"}, {}, "failed", None),
         (429, {"error": "slow down"}, {"Retry-After": "7"}, "retry", 7.0),
+        (503, None, {"retry-after": "2"}, "retry", 2.0),  # header names are case-insensitive
         (503, None, {}, "retry", None),
         (500, {"error": "boom"}, {}, "retry", None),
         (400, {"error": "to inválido"}, {}, "failed", None),

@@ -1,4 +1,4 @@
-"""MCP client (seed section 5): one async httpx transport per worker, bounded concurrency, explicit timeouts.
+"""MCP client (seed section 5): one `aiohttp.ClientSession` per worker, bounded concurrency, explicit timeouts.
 
 Every answer is reduced to a `SendResult` with one of three outcomes, so callers decide retries without
 looking at HTTP details:
@@ -8,7 +8,12 @@ looking at HTTP details:
 - ``failed``: any other 4xx, or ``status: failed`` — permanent, retrying will not help.
 
 The bearer token comes from ``Settings.mcp_token`` and is never logged or put in error messages.
-Other clients (e.g. calendar) can reuse `McpClient.post_json` for the transport and classification.
+Other clients can reuse `McpClient.post_json` for the transport and classification.
+
+Why aiohttp and not httpx (the rest of the project's HTTP client): measured against the simulator, httpx
+0.28's async stack (httpcore's connection pool scans every in-flight request against every connection on
+each assignment, plus anyio) cost 1.5–3.5 ms of CPU per request at 50 in flight, which caps one worker
+far below 1,000 sends/s; aiohttp's keep-alive pool (C HTTP parser) costs ~0.2 ms. Figures in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -19,14 +24,14 @@ import json
 import logging
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from pipelines.core.common.errors import ConfigError, ValidationError
 from pipelines.core.common.settings import Settings
-from pipelines.core.send.http_transport import LeanAsyncTransport
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def classify(status: int, body: Any, headers: httpx.Headers | dict[str, str] | None = None) -> SendResult:
+def classify(status: int, body: Any, headers: Mapping[str, str] | None = None) -> SendResult:
     """Map one HTTP answer to an outcome (pure, so it is tested without a server)."""
     data = body if isinstance(body, dict) else None
     error = None
@@ -118,11 +123,10 @@ def classify(status: int, body: Any, headers: httpx.Headers | dict[str, str] | N
         if error is not None and not isinstance(error, str):
             error = str(error)
     retry_after = None
-    if headers is not None:
-        lowered = (
-            headers if isinstance(headers, httpx.Headers) else {k.lower(): v for k, v in headers.items()}
+    if headers is not None:  # any mapping; header names are case-insensitive
+        retry_after = parse_retry_after(
+            next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
         )
-        retry_after = parse_retry_after(lowered.get("retry-after"))
     if status == 429:
         return SendResult(
             "retry", None, error or "HTTP 429 (limite de taxa do MCP)", retry_after, status, data
@@ -148,11 +152,13 @@ def classify(status: int, body: Any, headers: httpx.Headers | dict[str, str] | N
 class McpClient:
     """Async MCP client; use as ``async with McpClient(settings) as mcp: await mcp.send_whatsapp(...)``.
 
-    One httpx transport per worker, `LeanAsyncTransport` (one write per request, no anyio layers: the
-    default httpx stack costs several times more CPU per request, see pipelines/core/send/http_transport.py),
-    driven with plain `httpx.Request`/`httpx.Response` objects (the AsyncClient layer — cookies, redirects,
-    auth flows — is not needed here and cost ~0.1 ms per request). At most ``concurrency`` requests in
-    flight, each with explicit connect/read/write timeouts.
+    One `aiohttp.ClientSession` per worker: a keep-alive connection pool sized to ``concurrency`` (a
+    connection goes back to the pool after each answer and carries the next request), HTTP/1.1, no
+    redirects, no proxy or ``.netrc`` from the environment (the endpoints are configured explicitly). At
+    most ``concurrency`` requests in flight (a semaphore in front of the pool), each with explicit
+    timeouts: connect ``min(timeout, 5 s)``, then ``timeout`` between bytes of the answer. A reused
+    keep-alive connection that the server had already closed is retried once at once on a fresh one (safe:
+    the request carries its Idempotency-Key); any other transport error is a ``retry`` outcome.
     """
 
     def __init__(self, settings: Settings, *, concurrency: int = 50, timeout: float = 10.0) -> None:
@@ -162,33 +168,32 @@ class McpClient:
         self.concurrency = concurrency
         self.timeout = timeout
         self._sem: asyncio.Semaphore | None = None
-        self._transport: LeanAsyncTransport | None = None
-        self._headers: dict[str, str] = {}
-        self._timeouts: dict[str, float | None] = {}
-        self._urls: dict[str, httpx.URL] = {}
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> McpClient:
         headers = {"Content-Type": "application/json", "User-Agent": "agente-disparo-agenda/0.1"}
         if self.settings.mcp_token:
             headers["Authorization"] = f"Bearer {self.settings.mcp_token}"
-        self._headers = headers
-        self._timeouts = {
-            "connect": min(self.timeout, 5.0),
-            "read": self.timeout,
-            "write": self.timeout,
-            "pool": None,
-        }
         self._sem = asyncio.Semaphore(self.concurrency)
-        self._transport = LeanAsyncTransport(max_connections=self.concurrency, ssl_context=_ssl_context())
+        self._session = aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(
+                limit=self.concurrency, limit_per_host=self.concurrency, ssl=_ssl_context()
+            ),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=min(self.timeout, 5.0), sock_read=self.timeout
+            ),
+            trust_env=False,
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            await transport.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     def url_for(self, canal: str) -> str:
         return send_url(self.settings, canal)
@@ -197,28 +202,32 @@ class McpClient:
         self, url: str, body: dict[str, Any], *, idempotency_key: str | None = None
     ) -> SendResult:
         """POST a JSON body and classify the answer; transport errors become ``retry``."""
-        if self._transport is None or self._sem is None:
+        if self._session is None or self._sem is None:
             raise RuntimeError("McpClient must be used as 'async with McpClient(...)'")
-        headers = {**self._headers, "Idempotency-Key": idempotency_key} if idempotency_key else self._headers
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         content = json.dumps(body, ensure_ascii=False).encode()
-        target = self._urls.get(url)
-        if target is None:
-            target = self._urls[url] = httpx.URL(url)
         async with self._sem:
-            try:
-                request = httpx.Request(
-                    "POST", target, headers=headers, content=content, extensions={"timeout": self._timeouts}
-                )
-                resp = await self._transport.handle_async_request(request)
-            except httpx.TimeoutException:
-                return SendResult("retry", None, f"timeout após {self.timeout:g} s no MCP")
-            except httpx.TransportError as exc:
-                return SendResult("retry", None, f"erro de conexão com o MCP: {type(exc).__name__}")
+            for attempt in (0, 1):
+                try:
+                    async with self._session.post(
+                        url, data=content, headers=headers, allow_redirects=False
+                    ) as resp:
+                        raw = await resp.read()
+                        status, answer_headers = resp.status, resp.headers
+                    break
+                except TimeoutError:  # aiohttp's timeouts subclass it
+                    return SendResult("retry", None, f"timeout após {self.timeout:g} s no MCP")
+                except aiohttp.ServerDisconnectedError:
+                    if attempt == 0 and idempotency_key:
+                        continue  # a stale keep-alive connection: once more on a fresh one
+                    return SendResult("retry", None, "erro de conexão com o MCP: ServerDisconnectedError")
+                except aiohttp.ClientError as exc:
+                    return SendResult("retry", None, f"erro de conexão com o MCP: {type(exc).__name__}")
         try:
-            data = resp.json()
-        except ValueError:
+            data = json.loads(raw)
+        except ValueError:  # also UnicodeDecodeError
             data = None
-        return classify(resp.status_code, data, resp.headers)
+        return classify(status, data, answer_headers)
 
     async def send(self, canal: str, request: dict[str, Any], idempotency_key: str) -> SendResult:
         """Send one seed-shaped request (``{"to", "message", ...}`` or ``{"to", "subject", "body", ...}``)."""
