@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_lite.limits import TENANT_STATE, bearer_key
+from api_lite.ratelimit import key_id, limiter_for
 from pipelines.core.common.db import act_as_tenant, leave_tenant
 from pipelines.core.tenancy.tenants import Tenant, authenticate
 
@@ -41,9 +42,11 @@ def current_tenant(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
 ) -> Tenant:
     # A request with a body was already authenticated by api_lite.limits, before its body was read.
+    key = bearer_key(request.headers.get("authorization", ""))
     tenant = getattr(request.state, TENANT_STATE, None)
     if tenant is None:
-        tenant = authenticate(conn, bearer_key(request.headers.get("authorization", "")))
+        tenant = authenticate(conn, key)
+    limiter_for(request.app).hit(key_id(key))  # 429 + Retry-After over the key's rate limit
     request.state.tenant_scoped = True
     act_as_tenant(conn, tenant.id)  # row-level security: the rest of the request sees only this tenant
     return tenant

@@ -65,6 +65,7 @@ def served(pg_server_url: str, template_db: str, tmp_path_factory) -> Iterator[d
     mp = pytest.MonkeyPatch()
     mp.setenv("DISPARO_AGENDA_HOME", str(tmp_path_factory.mktemp("fuzz-home")))
     mp.setenv("DISPARO_AGENDA_INGEST_INLINE", "0")  # jobs wait for Dagster: nothing runs behind the fuzzer
+    mp.setenv("DISPARO_AGENDA_RATE_LIMIT", "100000/minute")  # the fuzzer is one key sending fast
     for var in ("MCP_WHATSAPP_ENDPOINT", "MCP_EMAIL_ENDPOINT", "MCP_CALENDAR_ENDPOINT"):
         mp.delenv(var, raising=False)
     name, url = fresh_database(pg_server_url, template_db)
@@ -153,6 +154,7 @@ def test_contract_holds(case, served) -> None:
 
 
 @pytest.mark.fuzz
+@pytest.mark.timeout(1800)
 @schema.parametrize()
 @settings(max_examples=LONG_EXAMPLES, **_SETTINGS)
 def test_contract_holds_long(case, served) -> None:
@@ -179,5 +181,6 @@ def test_stateful_links(served) -> None:
 
 
 @pytest.mark.fuzz
+@pytest.mark.timeout(1800)
 def test_stateful_links_long(served) -> None:
     _run_stateful(served, LONG_EXAMPLES // 4, 40)

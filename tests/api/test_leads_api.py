@@ -110,3 +110,28 @@ def test_detail_other_tenant_unknown_or_malformed_is_404(api_client, tenant, lea
     for target in ("nao-e-uuid", "1' OR '1'='1"):  # not an id at all: the contract says uuid
         r = api_client.get(f"/leads/{target}", headers=tenant["headers"])
         assert r.status_code == 422 and r.json()["field"] == "lead_id", target
+
+
+def test_patch_sets_the_outcome_and_is_tenant_scoped(api_client, conn, tenant, other_tenant, leads) -> None:
+    h = tenant["headers"]
+    for status in ("convertido", "descartado", "novo"):
+        r = api_client.patch(f"/leads/{leads['a']}", json={"status": status}, headers=h)
+        assert r.status_code == 200 and r.json()["status"] == status, r.text
+        assert r.json()["telefones"] and r.json()["data_ultimo_evento"].endswith("Z")
+    api_client.patch(f"/leads/{leads['c']}", json={"status": "descartado"}, headers=h)
+    page = api_client.get("/leads?status=descartado", headers=h).json()
+    assert [x["nome"] for x in page["items"]] == ["Empresa C"]
+    for body in (
+        {"status": "em_disparo"},
+        {"status": "agendado"},
+        {"status": "ganho"},
+        {},
+        {"status": "novo", "x": 1},
+    ):
+        r = api_client.patch(f"/leads/{leads['a']}", json=body, headers=h)
+        assert r.status_code == 422, body
+    # another tenant's lead: 404, untouched
+    r = api_client.patch(f"/leads/{leads['theirs']}", json={"status": "convertido"}, headers=h)
+    assert r.status_code == 404
+    row = conn.execute("SELECT status FROM leads WHERE lead_id = %s", (leads["theirs"],)).fetchone()
+    assert row["status"] == "novo"

@@ -28,6 +28,7 @@ class Settings:
     max_linhas: int = 1_048_576
     max_colunas: int = 512
     max_celulas: int = 50_000_000  # rows x columns of a sheet's extent (the reader allocates all of it)
+    rate_limit: str = "1200/minute"  # requests per API key (api_lite.ratelimit); "0" turns it off
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +53,7 @@ class Settings:
             max_linhas=int(_env("DISPARO_AGENDA_MAX_LINHAS", env) or "1048576"),
             max_colunas=int(_env("DISPARO_AGENDA_MAX_COLUNAS", env) or "512"),
             max_celulas=int(_env("DISPARO_AGENDA_MAX_CELULAS", env) or "50000000"),
+            rate_limit=_env("DISPARO_AGENDA_RATE_LIMIT", env) or "1200/minute",
         )
 
     @property
