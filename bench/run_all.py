@@ -13,6 +13,7 @@ BENCHES = [
     "bench.bench_inbox",
     "bench.bench_rls",
     "bench.bench_mart",
+    "bench.bench_limits",
 ]
 
 
