@@ -39,7 +39,7 @@ def create_app(
             timeout=pool_timeout,
             open=False,
         )
-        configure_logging()
+        configure_logging(service="api")
         pool.open(wait=True, timeout=30)
         app.state.pool = pool
         try:

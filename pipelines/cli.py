@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import pkgutil
 import sys
@@ -16,6 +17,7 @@ import psycopg
 
 import pipelines.commands
 from pipelines.core.common.errors import DisparoAgendaError
+from pipelines.core.common.logs import configure_logging
 
 
 def _command_modules(argv: list[str] | None) -> list[str]:
@@ -49,6 +51,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    # LogEntry lines on stderr: the long-running commands log their work (INFO); a one-shot command's
+    # stderr is its one `erro: …` line, so it logs only errors unless DISPARO_AGENDA_LOG_LEVEL asks more.
+    service = {"serve": "api", "worker": "worker"}.get(args.command, "cli")
+    default = "INFO" if service != "cli" else "ERROR"
+    level = logging.getLevelName((os.environ.get("DISPARO_AGENDA_LOG_LEVEL") or default).upper())
+    configure_logging(level if isinstance(level, int) else logging.INFO, service=service)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

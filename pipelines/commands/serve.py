@@ -86,7 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
     for line in sending_banner(Settings.from_env()):
         print(line, file=sys.stderr)
     sys.stderr.flush()
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    # log_config=None: uvicorn keeps the LogEntry handler the CLI installed (its access lines included)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", log_config=None)
     return 0
 
 

@@ -35,3 +35,26 @@ def test_production_config_uses_postgres_storage(empty_database_url: str, monkey
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     finally:
         instance.dispose()
+
+
+def test_runs_log_in_log_entry_format(capfd) -> None:
+    import json
+    import logging
+
+    @dg.op
+    def registra(context) -> None:
+        context.log.info("do op")
+        logging.getLogger("pipelines.core.send.engine").warning("do core", extra={"tenant_id": "t-1"})
+
+    @dg.job
+    def registra_job() -> None:
+        registra()
+
+    overrides = yaml.safe_load((DEPLOY / "dagster.local.yaml").read_text())
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert registra_job.execute_in_process(instance=instance).success
+    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    op = next(x for x in lines if x["message"] == "do op")
+    core = next(x for x in lines if x["message"] == "do core")
+    assert op["service"] == "dagster" and op["metadata"]["step_key"] == "registra" and op["level"] == "INFO"
+    assert core["service"] == "disparo" and core["tenant_id"] == "t-1" and core["level"] == "WARN"

@@ -15,6 +15,7 @@ the row before it is sent, and sent with an `Idempotency-Key` of the incident an
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,10 +24,13 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from pipelines.core.common.logs import log_event
 from pipelines.core.common.queries import query
 from pipelines.core.common.settings import Settings
 from pipelines.core.observability.metrics import PERIOD, failure_counts
 from pipelines.core.observability.team import no_team_channel, send_team_message
+
+log = logging.getLogger(__name__)
 
 HIGH_FAILURE = "DisparoHighFailureRate"
 INGEST_FAILED = "IngestJobFailed"
@@ -137,6 +141,13 @@ def evaluate(conn: psycopg.Connection, *, now: datetime | None = None) -> Evalua
         result.ativos = conn.execute("SELECT count(*) AS n FROM alarmes WHERE fechado_em IS NULL").fetchone()[
             "n"
         ]
+    for incident in result.abertos:
+        log_event(log, "alarme.aberto", level=logging.ERROR, result="failure", tenant_id=incident["tenant_id"],
+                  message=f"alarme aberto: {_label(incident)}", alarme=incident["alarme"], canal=incident["canal"],
+                  detalhes=incident["detalhes"])  # fmt: skip
+    for incident in result.fechados:
+        log_event(log, "alarme.fechado", tenant_id=incident["tenant_id"], message=f"alarme normalizado: {_label(incident)}",
+                  alarme=incident["alarme"], canal=incident["canal"], detalhes=incident["detalhes"])  # fmt: skip
     return result
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from pipelines.core.agenda import lembretes
+from pipelines.core.common.logs import timed
 from pipelines.core.common.queries import query
 from pipelines.core.common.settings import Settings
 from pipelines.core.observability.team import no_team_channel, send_team_message
@@ -153,9 +154,11 @@ def run_housekeeping(
 ) -> HousekeepingStats:
     """The whole sweep; each part commits on its own (autocommit connection)."""
     stats = HousekeepingStats()
-    stats.rejeicoes_removidas, stats.jobs_sem_rejeicoes = expire_rejects(conn, now=now)
-    stats.arquivos_removidos, stats.bytes_liberados = expire_files(conn, settings, now=now)
-    stats.eventos_removidos = expire_events(conn, now=now)
-    stats.lembretes = lembretes.housekeeping(conn, now=now)
-    stats.resumos_dlq = dlq_digest(conn, settings, now=now, send=digest)
+    with timed(log, "housekeeping") as meta:
+        stats.rejeicoes_removidas, stats.jobs_sem_rejeicoes = expire_rejects(conn, now=now)
+        stats.arquivos_removidos, stats.bytes_liberados = expire_files(conn, settings, now=now)
+        stats.eventos_removidos = expire_events(conn, now=now)
+        stats.lembretes = lembretes.housekeeping(conn, now=now)
+        stats.resumos_dlq = dlq_digest(conn, settings, now=now, send=digest)
+        meta.update({k: v for k, v in stats.as_dict().items() if k != "resumos_dlq"})
     return stats

@@ -26,7 +26,7 @@ import psycopg
 
 from pipelines.core.common import signing
 from pipelines.core.common.convert import iso_utc
-from pipelines.core.common.logs import redact
+from pipelines.core.common.logs import log_event, redact
 from pipelines.core.common.queries import query
 from pipelines.core.send.backoff import backoff_delay
 from pipelines.core.tenancy.secrets import get_webhook_secret
@@ -115,6 +115,7 @@ def publish_round(
             stats.requisicoes += 1
             if error is None:
                 conn.execute(query("observability", "outbox_delivered"), {"ids": ids})
+                log_event(log, "outbox.publish", tenant_id=tenant_id, eventos=len(ids), primeiro_id=ids[0])
                 stats.entregues += len(ids)
                 if str(tenant_id) not in stats.tenants:
                     stats.tenants.append(str(tenant_id))
@@ -127,10 +128,9 @@ def publish_round(
             )
             stats.falhas += len(ids)
             stats.erros.append(f"tenant {tenant_id}: {error} (tentativa {attempt}, nova em {wait:.0f} s)")
-            log.warning(
-                "entrega de eventos falhou",
-                extra={"tenant_id": str(tenant_id), "action": "outbox.publish", "result": "failure",
-                       "metadata": {"eventos": len(ids), "tentativa": attempt, "erro": error}},
+            log_event(
+                log, "outbox.publish", level=logging.WARNING, result="failure", tenant_id=tenant_id,
+                message="entrega de eventos falhou", eventos=len(ids), tentativa=attempt, erro=error,
             )  # fmt: skip
     return len(rows)
 
