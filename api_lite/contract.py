@@ -4,6 +4,7 @@ Bearer security scheme. Routes import these types instead of validating by hand.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -96,14 +97,25 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Years 1900-2999: anything else is a typo, and far years overflow time-zone arithmetic.
+_YEAR = "^(19|2[0-9])[0-9][0-9]-"
+_YEAR_RE = re.compile(_YEAR)
+
+
 def _only_text(value: Any) -> Any:
     if not isinstance(value, str) or len(value.strip()) <= 10:  # a bare date has no time
         raise ValueError("deve ser data e hora ISO-8601 em texto (ex.: 2025-11-27T09:00:00-03:00)")
+    if not _YEAR_RE.match(value.strip()):
+        raise ValueError("ano fora de 1900 a 2999")
     return value
 
 
 # ISO-8601 date and time; without an offset it is read in the tenant's time zone (by the core).
-DataHora = Annotated[datetime, BeforeValidator(_only_text)]
+DataHora = Annotated[
+    datetime,
+    BeforeValidator(_only_text),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _YEAR}),
+]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -114,11 +126,11 @@ def iso(value: datetime | None) -> str | None:
 def _date_or_datetime(value: Any) -> Any:
     text_ = value.strip() if isinstance(value, str) else None
     try:
-        if text_ is None:
+        if text_ is None or not _YEAR_RE.match(text_):
             raise ValueError
         date.fromisoformat(text_) if len(text_) == 10 else datetime.fromisoformat(text_.replace("z", "Z"))
     except ValueError:
-        raise ValueError("use uma data (AAAA-MM-DD) ou data e hora ISO-8601") from None
+        raise ValueError("use uma data (AAAA-MM-DD) ou data e hora ISO-8601, ano de 1900 a 2999") from None
     return text_
 
 
@@ -127,18 +139,27 @@ DataOuDataHora = Annotated[
     str,
     AfterValidator(_date_or_datetime),
     WithJsonSchema(
-        {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+        {
+            "anyOf": [
+                {"type": "string", "format": "date", "pattern": _YEAR},
+                {"type": "string", "format": "date-time", "pattern": _YEAR},
+            ]
+        }
     ),
 ]
 
 
 def _iso_day(value: Any) -> Any:
-    if not isinstance(value, str) or len(value.strip()) != 10:
-        raise ValueError("use uma data AAAA-MM-DD")
+    if not isinstance(value, str) or len(value.strip()) != 10 or not _YEAR_RE.match(value.strip()):
+        raise ValueError("use uma data AAAA-MM-DD (ano de 1900 a 2999)")
     return value.strip()
 
 
-Dia = Annotated[date, BeforeValidator(_iso_day)]  # AAAA-MM-DD only (no Unix timestamps, no times)
+Dia = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _YEAR}),
+]  # AAAA-MM-DD only (no Unix timestamps, no times)
 Observacoes = text(2000)
 Motivo = text(500)
 Responsavel = Annotated[text(320), Field(description="e-mail ou telefone (E.164; números do Brasil sem +55)")]

@@ -165,6 +165,19 @@ def feed_url(
     return ics.feed_url(conn, tenant, str(request.base_url), responsavel)
 
 
+@router.post(
+    "/agendamentos/feed-url/rotate",
+    summary="Revoga todos os links .ics do tenant e devolve um novo (o antigo passa a 404)",
+)
+def rotate_feed_url(tenant: TenantDep, conn: ConnDep, request: Request) -> dict[str, Any]:
+    """Every feed URL of the tenant (and of its responsáveis) stops working; the answer carries the new
+    tenant feed URL (`versao` is the new token version)."""
+    with conn.transaction():
+        versao = ics.rotate_feed_tokens(conn, tenant.id)
+        doc = ics.feed_url(conn, tenant, str(request.base_url))
+    return {**doc, "versao": versao}
+
+
 @router.get(
     "/agendamentos.ics",
     summary="Feed iCalendar do tenant (ou de um responsável); autenticado pelo token do feed, não pela chave",

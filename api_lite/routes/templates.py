@@ -30,7 +30,7 @@ class TemplateIn(Body):
             "anyOf": [
                 {"properties": {"canal": {"const": "whatsapp"}}},
                 {
-                    "properties": {"canal": {"const": "email"}},
+                    "properties": {"canal": {"const": "email"}, "assunto": {"type": "string"}},
                     "required": ["assunto"],
                     "not": {"required": ["whatsapp_template_id"]},
                 },

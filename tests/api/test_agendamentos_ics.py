@@ -81,3 +81,19 @@ def test_bad_tokens_are_404(api_client, conn, tenant, other_tenant) -> None:
         assert r.status_code == 404, bad
         assert r.headers["content-type"].startswith("application/problem+json")
     assert api_client.get("/agendamentos/feed-url").status_code == 401
+
+
+def test_rotate_revokes_every_feed_url(api_client, tenant, other_tenant) -> None:
+    h = tenant["headers"]
+    old = api_client.get("/agendamentos/feed-url", headers=h).json()["url"]
+    old_resp = api_client.get("/agendamentos/feed-url", params={"responsavel": "bia@empresa.com"}, headers=h)
+    theirs = api_client.get("/agendamentos/feed-url", headers=other_tenant["headers"]).json()["url"]
+    for url in (old, old_resp.json()["url"], theirs):
+        assert api_client.get(url).status_code == 200
+    r = api_client.post("/agendamentos/feed-url/rotate", headers=h)
+    assert r.status_code == 200 and r.json()["url"] != old and r.json()["versao"] >= 1
+    assert api_client.get(old).status_code == 404
+    assert api_client.get(old_resp.json()["url"]).status_code == 404
+    assert api_client.get(r.json()["url"]).status_code == 200
+    assert api_client.get(theirs).status_code == 200  # another tenant's feeds are untouched
+    assert api_client.post("/agendamentos/feed-url/rotate").status_code == 401
