@@ -159,3 +159,52 @@ def test_duplicate_header_names_are_refused(cli, conn, tenant, home, tmp_path) -
 
 def test_column_index() -> None:
     assert [limits.column_index(c) for c in ("A", "Z", "AA", "ZZ", "XFD")] == [1, 26, 27, 702, 16384]
+
+
+def _ods(path: Path, rows_repeated: int, cols_repeated: int, filled: bool) -> Path:
+    """A tiny .ods whose second row is repeated `rows_repeated` times, with `cols_repeated` copies of a
+    cell (filled or empty) after the id."""
+    cell = '<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
+    cell = cell if filled else "<table:table-cell/>"
+    cell = cell.replace(
+        "<table:table-cell", f'<table:table-cell table:number-columns-repeated="{cols_repeated}"', 1
+    )
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+    header = "".join(
+        f'<table:table-cell office:value-type="string"><text:p>{h}</text:p></table:table-cell>'
+        for h in HEADER
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2"><office:body>'
+        f'<office:spreadsheet><table:table table:name="Leads"><table:table-row>{header}</table:table-row>'
+        f'<table:table-row table:number-rows-repeated="{rows_repeated}"><table:table-cell office:value-type="string">'
+        f"<text:p>1</text:p></table:table-cell>{cell}</table:table-row></table:table></office:spreadsheet>"
+        "</office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:'
+        'xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type='
+        '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" '
+        'manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("META-INF/manifest.xml", manifest)
+        zf.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_ods_repeated_cells_bomb(cli, conn, tenant, home, tmp_path) -> None:
+    """2 KB that the reader would expand to 100 million filled cells."""
+    bomb = _ods(tmp_path / "repetida.ods", 1_000_000, 100, filled=True)
+    assert bomb.stat().st_size < 4096
+    _ingest_fails(cli, conn, bomb, "planilha grande demais", "células", "DISPARO_AGENDA_MAX_CELULAS")
+
+
+def test_ods_trailing_empty_repeats_are_fine(tmp_path) -> None:
+    """LibreOffice pads rows with repeated empty cells: they cost nothing and pass."""
+    limits.check_sheet_file(_ods(tmp_path / "vazia.ods", 1000, 16000, filled=False), ".ods", "x")

@@ -121,6 +121,53 @@ def _check_zip(path: Path, display: str, limits: SheetLimits) -> None:
         for info in infos:
             is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
             total = _inflate(fh, info, display, limits, total, is_sheet)
+    if path.suffix.lower() == ".ods" or any(i.filename == "content.xml" for i in infos):
+        _check_ods(path, display, limits)
+
+
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+
+
+def _check_ods(path: Path, display: str, limits: SheetLimits) -> None:
+    """An .ods repeats a cell with `table:number-columns-repeated` and a row with
+    `table:number-rows-repeated`, and the reader expands the repeats of cells that hold something (a
+    few bytes can stand for millions of cells; trailing empty repeats cost nothing). The extent of the
+    filled cells of each table, counting repeats, is checked like an xlsx sheet's (streamed, after
+    the inflated size was checked)."""
+    from xml.etree.ElementTree import ParseError, iterparse
+
+    row_tag, table_tag = f"{{{_TABLE_NS}}}table-row", f"{{{_TABLE_NS}}}table"
+    cells = (f"{{{_TABLE_NS}}}table-cell", f"{{{_TABLE_NS}}}covered-table-cell")
+    rep_cols, rep_rows = f"{{{_TABLE_NS}}}number-columns-repeated", f"{{{_TABLE_NS}}}number-rows-repeated"
+    value_type = f"{{{_OFFICE_NS}}}value-type"
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open("content.xml") as fh:
+            row = max_row = max_col = 0
+            for _, elem in iterparse(fh, events=("end",)):
+                if elem.tag == row_tag:
+                    repeat = int(elem.get(rep_rows, "1") or 1)
+                    col = filled_col = 0
+                    for cell in elem:
+                        if cell.tag not in cells:
+                            continue
+                        col += int(cell.get(rep_cols, "1") or 1)
+                        if cell.get(value_type) is not None or len(cell):
+                            filled_col = col
+                    row += repeat
+                    if filled_col:
+                        max_row, max_col = row, max(max_col, filled_col)
+                    elem.clear()
+                    if max_col > limits.max_columns or max_row > limits.max_rows:
+                        _check_extent(display, max_row, max_col, limits)
+                elif elem.tag == table_tag:
+                    _check_extent(
+                        display, max_row, max_col, limits, f", aba {elem.get(f'{{{_TABLE_NS}}}name')!r}"
+                    )
+                    row = max_row = max_col = 0
+                    elem.clear()
+    except (KeyError, ParseError, zipfile.BadZipFile, ValueError):
+        return  # no content.xml or a corrupt one: the reader reports it
 
 
 def _inflate(fh, info: zipfile.ZipInfo, display: str, limits: SheetLimits, total: int, is_sheet: bool) -> int:
