@@ -9,13 +9,17 @@ The `disparos` table is the queue (seed 3.4/4.2/4.3/9, decision D-03). One drain
    destinations end `bloqueado` and the rest become `enviando` with a lease and `tentativas + 1`;
 3. send: each row waits for a rate-limit token (a token bucket per tenant/channel kept in PostgreSQL so
    it holds across workers) and a concurrency slot, then POSTs to MCP with `Idempotency-Key: disparo_id`;
-4. write back in batches, one set-based statement: `enviado` (message_id, data_envio), retry (back to
-   `pendente` with a new `data_agendado`: backoff 1 s doubling, capped 30 s, with jitter, or the
-   server's Retry-After), or `erro` + a `disparos_dlq` row; an `eventos_outbox` row
+4. write back as results arrive — one set-based statement for whatever arrived since the previous one; a
+   send's concurrency slot is released only once its result is written, so at most `concurrency` sends
+   are ever sent-but-unrecorded (the most a kill -9 can make re-send): `enviado` (message_id,
+   data_envio), retry (back to `pendente` with a new `data_agendado`: 1 s doubling, capped 30 s, jitter
+   only adding, or the server's Retry-After), or `erro` + a `disparos_dlq` row; an `eventos_outbox` row
    (`disparo-agenda.disparo.completed`) per final outcome; the lead's `data_ultimo_evento` touched.
 
 Any number of workers may run at once: claims skip locked rows and each write is guarded by the worker's
 lease, so one disparo is never sent twice in parallel; a re-send after a crash carries the same key.
+`drain` keeps its connections open for the long-lived loop (pipelines/core/send/loop.py), which calls it
+again and again; `send_due` is one drain on connections of its own.
 """
 
 from __future__ import annotations
