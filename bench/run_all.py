@@ -14,6 +14,7 @@ BENCHES = [
     "bench.bench_rls",
     "bench.bench_mart",
     "bench.bench_limits",
+    "bench.bench_metrics",
 ]
 
 

@@ -11,10 +11,11 @@ WHERE status IN ('concluido', 'erro') GROUP BY tenant_id, status ORDER BY 1, 2;
 SELECT tenant_id, origem, sum(leads_criados)::bigint AS n FROM ingest_jobs
 WHERE status = 'concluido' GROUP BY tenant_id, origem ORDER BY 1, 2;
 
--- DisparosSent: disparos the MCP server accepted (data_envio is set on the accepted attempt).
--- name: metric_disparos_sent
-SELECT tenant_id, canal, count(*) AS n FROM disparos
-WHERE data_envio IS NOT NULL GROUP BY tenant_id, canal ORDER BY 1, 2;
+-- One scan of disparos for two metrics: DisparosSent (accepted by the MCP server: data_envio is set on
+-- the accepted attempt) per tenant and canal, and the tenant-less gauge of disparos per canal and status.
+-- name: disparos_counts
+SELECT tenant_id, canal, status, count(*) AS n, count(data_envio) AS enviados FROM disparos
+GROUP BY tenant_id, canal, status ORDER BY 1, 2, 3;
 
 -- AgendamentosCriados: per tenant, tipo and canal.
 -- name: metric_agendamentos
@@ -34,9 +35,6 @@ WHERE tipo = 'disparo-agenda.disparo.completed' AND created_at >= %(inicio)s AND
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 
 -- Aggregates without tenant labels (queue depth and outcomes).
--- name: gauge_disparos
-SELECT canal, status, count(*) AS n FROM disparos GROUP BY canal, status ORDER BY 1, 2;
-
 -- name: gauge_disparos_devidos
 SELECT canal, count(*) AS n FROM disparos WHERE status = 'pendente' AND data_agendado <= now()
 GROUP BY canal ORDER BY 1;

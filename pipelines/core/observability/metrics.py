@@ -32,12 +32,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _COUNTERS = (
     ("IngestJobsCompleted", "Jobs de ingestão encerrados, por status final.", "metric_ingest_jobs", ("status",)),
     ("LeadsCreated", "Leads criados por jobs de ingestão, por origem do job.", "metric_leads_created", ("origem",)),
-    ("DisparosSent", "Disparos aceitos pelo servidor MCP.", "metric_disparos_sent", ("canal",)),
     ("AgendamentosCriados", "Agendamentos criados.", "metric_agendamentos", ("tipo", "canal")),
 )  # fmt: skip
 
 _GAUGES = (
-    ("disparo_agenda_disparos", "Disparos por canal e status.", "gauge_disparos", ("canal", "status")),
     ("disparo_agenda_disparos_devidos", "Disparos pendentes já devidos.", "gauge_disparos_devidos", ("canal",)),
     ("disparo_agenda_dlq", "Disparos na DLQ ainda não re-enviados.", "gauge_dlq", ("canal",)),
     ("disparo_agenda_ingest_jobs", "Jobs de ingestão por status.", "gauge_ingest_jobs", ("status",)),
@@ -93,6 +91,7 @@ class DatabaseCollector(Collector):
             for row in self.conn.execute(query("observability", query_name)).fetchall():
                 family.add_metric([str(row["tenant_id"]), *(str(row[k]) for k in labels)], row["n"])
             yield family
+        yield from self._disparos()
         rate = GaugeMetricFamily(
             "DisparosFailedRate",
             "Falhas finais / (aceitos + falhas finais) nos últimos 5 minutos, em %.",
@@ -106,6 +105,30 @@ class DatabaseCollector(Collector):
             for row in self.conn.execute(query("observability", query_name)).fetchall():
                 family.add_metric([str(row[k]) for k in labels], row["n"])
             yield family
+
+    def _disparos(self) -> Iterator[Metric]:
+        """DisparosSent_total and disparo_agenda_disparos from one scan of `disparos`."""
+        sent: dict[tuple[str, str], int] = {}
+        by_status: dict[tuple[str, str], int] = {}
+        for row in self.conn.execute(query("observability", "disparos_counts")).fetchall():
+            key = (str(row["tenant_id"]), row["canal"])
+            sent[key] = sent.get(key, 0) + row["enviados"]
+            by_status[(row["canal"], row["status"])] = (
+                by_status.get((row["canal"], row["status"]), 0) + row["n"]
+            )
+        family = CounterMetricFamily(
+            "DisparosSent", "Disparos aceitos pelo servidor MCP.", labels=["tenant_id", "canal"]
+        )
+        for (tenant_id, canal), n in sorted(sent.items()):
+            if n:
+                family.add_metric([tenant_id, canal], n)
+        yield family
+        gauge = GaugeMetricFamily(
+            "disparo_agenda_disparos", "Disparos por canal e status.", labels=["canal", "status"]
+        )
+        for (canal, status), n in sorted(by_status.items()):
+            gauge.add_metric([canal, status], n)
+        yield gauge
 
 
 def exposition(conn: psycopg.Connection, *, now: datetime | None = None) -> bytes:
