@@ -5,10 +5,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint format bench dev schema clean
 
+# PYTHONWARNINGS: setuptools always prints an informational notice about editable installs of a
+# multi-package (non-src) layout; that one module's warnings are silenced, nothing else
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS=ignore:::setuptools.command.editable_wheel $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -3,7 +3,6 @@ signature is accepted once, and a receipt never reaches past the disparo's curre
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -170,8 +169,8 @@ def test_simulator_receipt_replayed_after_redrive_and_resend(
     from bench.send_data import seed_due
 
     httpx.post(sim.url + "/sim/reset").raise_for_status()
-    settings = dataclasses.replace(
-        Settings.from_env(), mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url, mcp_token="tok"
+    settings = Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url, mcp_token="tok")
     )
     (disparo_id,) = seed_due(conn, tenant["id"], 1)
     assert sender.send_due(database_url, settings=settings).enviados == 1

@@ -4,8 +4,6 @@ notified once more; a failed ingest job opens IngestJobFailed. Time passes by mo
 
 from __future__ import annotations
 
-import dataclasses
-
 import dagster as dg
 import httpx
 import pytest
@@ -27,7 +25,9 @@ def mcp(sim):
 
 
 def _settings(sim) -> Settings:
-    return dataclasses.replace(Settings.from_env(), mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url)
+    return Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url)
+    )
 
 
 def _sim(sim, **config) -> None:

@@ -4,7 +4,6 @@ simulator; the Dagster job and its schedule."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import dagster as dg
@@ -26,7 +25,9 @@ TEAM = "ops@acme.example"
 def settings(sim, tmp_path, monkeypatch) -> Settings:
     httpx.post(sim.url + "/sim/reset").raise_for_status()
     monkeypatch.setenv("DISPARO_AGENDA_HOME", str(tmp_path))
-    return dataclasses.replace(Settings.from_env(), mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url)
+    return Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url)
+    )
 
 
 def _job(conn, tenant, path: Path | None, days_ago: int, rejects: int = 2) -> str:

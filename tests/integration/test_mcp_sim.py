@@ -4,7 +4,6 @@ the record, run-time config and signed delivery receipts."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -33,8 +32,8 @@ def _reset(sim) -> None:
 
 
 def _settings(url: str, token: str | None = "segredo-sim") -> Settings:
-    return dataclasses.replace(
-        Settings.from_env(), mcp_whatsapp_endpoint=url, mcp_email_endpoint=url, mcp_token=token
+    return Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=url, mcp_email_endpoint=url, mcp_token=token)
     )
 
 

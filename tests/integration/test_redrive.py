@@ -3,7 +3,6 @@ rows that cannot come back are skipped and counted, the rest of the batch is re-
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -29,8 +28,8 @@ def failing_mcp(sim, monkeypatch):
     monkeypatch.setenv("MCP_WHATSAPP_ENDPOINT", sim.url)
     monkeypatch.setenv("MCP_EMAIL_ENDPOINT", sim.url)
     monkeypatch.setenv("MCP_TOKEN", "tok")
-    return dataclasses.replace(
-        Settings.from_env(), mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url, mcp_token="tok"
+    return Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url, mcp_token="tok")
     )
 
 

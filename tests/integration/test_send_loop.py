@@ -4,7 +4,6 @@ PostgreSQL and the MCP simulator over real HTTP."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import subprocess
@@ -33,7 +32,9 @@ def mcp(sim, monkeypatch):
 
 
 def _settings(sim) -> Settings:
-    return dataclasses.replace(Settings.from_env(), mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url)
+    return Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url)
+    )
 
 
 class _Running:

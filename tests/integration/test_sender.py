@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -29,8 +28,8 @@ def mcp(sim, monkeypatch):
 
 
 def _settings(sim) -> Settings:
-    return dataclasses.replace(
-        Settings.from_env(), mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url, mcp_token="tok"
+    return Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim.url, mcp_email_endpoint=sim.url, mcp_token="tok")
     )
 
 

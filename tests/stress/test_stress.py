@@ -83,13 +83,12 @@ def test_excel_maximum_sheet_loads_and_reimports_idempotently(
 
 
 def _drain(url: str, sim_url: str, worker: int, q: mp.Queue) -> None:
-    import dataclasses
 
     from pipelines.core.common.settings import Settings
     from pipelines.core.send.engine import send_due
 
-    settings = dataclasses.replace(
-        Settings.from_env(), mcp_whatsapp_endpoint=sim_url, mcp_email_endpoint=sim_url, mcp_token="tok"
+    settings = Settings.from_env().model_copy(
+        update=dict(mcp_whatsapp_endpoint=sim_url, mcp_email_endpoint=sim_url, mcp_token="tok")
     )
     stats = send_due(url, settings=settings, worker_id=f"stress-{worker}", batch_size=200, time_budget_s=300)
     q.put(stats.enviados)
