@@ -24,6 +24,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api_lite.contract import Offset, limit, text
 from api_lite.deps import ConnDep, TenantDep
+from api_lite.limits import MULTIPART_OVERHEAD
 from pipelines.core import ingest as ingest_core
 from pipelines.core.common.convert import parse_uuid
 from pipelines.core.common.errors import ConflictError, NotFoundError, ValidationError
@@ -48,7 +49,6 @@ from pipelines.core.tenancy.tenants import Tenant
 log = logging.getLogger("api_lite.ingest")
 router = APIRouter(prefix="/ingest/leads", tags=["ingest"])
 
-_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the small form fields
 _JSON_MAX = 64 * 1024
 _MAX_REJECTS_PAGE = 1000
 NomeArquivo = text(500)
@@ -97,10 +97,10 @@ async def _receive_upload(request: Request, settings: Settings) -> tuple[Path, s
     limit = settings.max_upload_bytes
     too_large = f"arquivo maior que o limite de {_mb(limit)} MB"
     declared = _declared_length(request)
-    if declared is not None and declared > limit + _MULTIPART_OVERHEAD:
+    if declared is not None and declared > limit + MULTIPART_OVERHEAD:
         raise PayloadTooLargeError(too_large)
     parser = MultiPartParser(
-        request.headers, _limited(request, limit + _MULTIPART_OVERHEAD, too_large), max_files=1, max_fields=10
+        request.headers, _limited(request, limit + MULTIPART_OVERHEAD, too_large), max_files=1, max_fields=10
     )
     try:
         form = await parser.parse()
