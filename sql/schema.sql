@@ -785,7 +785,9 @@ CREATE TABLE public.templates (
     variaveis text[] DEFAULT '{}'::text[] NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    html text,
     CONSTRAINT templates_canal_check CHECK ((canal = ANY (ARRAY['whatsapp'::text, 'email'::text]))),
+    CONSTRAINT templates_html_email_check CHECK (((html IS NULL) OR (canal = 'email'::text))),
     CONSTRAINT templates_nome_check CHECK (((length(nome) >= 1) AND (length(nome) <= 100)))
 );
 

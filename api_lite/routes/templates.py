@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import ConfigDict, Field
 
-from api_lite.contract import AssuntoTemplate, Body, Canal, CorpoTemplate, NomeTemplate
+from api_lite.contract import AssuntoTemplate, Body, Canal, CorpoTemplate, HtmlTemplate, NomeTemplate
 from api_lite.deps import ConnDep, TenantDep
 from pipelines.core.disparos import templates
 
@@ -28,7 +28,7 @@ class TemplateIn(Body):
                 "whatsapp_template_id": "cobranca_v1",
             },
             "anyOf": [
-                {"properties": {"canal": {"const": "whatsapp"}}},
+                {"properties": {"canal": {"const": "whatsapp"}, "html": {"type": "null"}}},
                 {
                     "properties": {"canal": {"const": "email"}, "assunto": {"type": "string"}},
                     "required": ["assunto"],
@@ -41,6 +41,9 @@ class TemplateIn(Body):
     canal: Canal
     corpo: CorpoTemplate
     assunto: AssuntoTemplate | None = None
+    html: HtmlTemplate | None = Field(
+        None, description="só e-mail: corpo HTML (vai ao MCP como html; valores das variáveis escapados)"
+    )
     whatsapp_template_id: NomeTemplate | None = Field(
         None, description="id do template aprovado no provedor (vai ao MCP como templateId)"
     )
@@ -54,6 +57,7 @@ class TemplatePatch(Body):
     canal: Canal | None = None
     corpo: CorpoTemplate | None = None
     assunto: AssuntoTemplate | None = None
+    html: HtmlTemplate | None = None
     whatsapp_template_id: NomeTemplate | None = None
 
 

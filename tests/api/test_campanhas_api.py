@@ -159,7 +159,7 @@ def test_rate_paces_the_schedule(api_client, conn, tenant, audience) -> None:
 
 
 INVALID = [
-    ({"template": "nao_existe"}, "template"),
+    ({"canal": "email", "template": "nao_existe"}, "template"),  # no provider templates for e-mail
     ({"variaveis": {}}, "variaveis"),
     ({"canal": "sms"}, "canal"),
     ({"filtro": {"cor": "azul"}}, "filtro.cor"),

@@ -107,8 +107,7 @@ def test_default_phone_skips_invalid_and_landline(api_client, conn, tenant) -> N
 CASES = [
     ("canal_invalido", 422, "canal"),
     ("sem_template", 422, "template"),
-    ("template_inexistente", 422, "template"),
-    ("template_de_outro_canal", 422, "template"),
+    ("template_email_inexistente", 422, "template"),
     ("variavel_ausente", 422, "payload.variaveis"),
     ("telefone_de_outro_lead", 422, "telefone_id"),
     ("telefone_malformado", 422, "telefone_id"),
@@ -145,10 +144,9 @@ def _check_case(api_client, conn, tenant, world, case, status, field) -> None:
         body["canal"] = "sms"
     elif case == "sem_template":
         del body["template"]
-    elif case == "template_inexistente":
-        body["template"] = "nao_existe"
-    elif case == "template_de_outro_canal":
-        body["template"] = "boas_vindas"
+    elif case == "template_email_inexistente":  # e-mail has no provider templates: it must exist here
+        body.update(canal="email", template="cobranca")
+        body.pop("telefone_id", None)
     elif case == "variavel_ausente":
         body["payload"] = {"variaveis": {}}
     elif case == "telefone_de_outro_lead":
@@ -225,7 +223,9 @@ def test_idempotency_key_replay_and_conflict(api_client, conn, tenant, world) ->
     assert _post(api_client, tenant, lead_id, body, **{"Idempotency-Key": "k-2"}).status_code == 201
     assert _count(conn) == 2
     # A failed request does not burn its key: fixing the body with the same key works.
-    bad = _post(api_client, tenant, lead_id, {**body, "template": "nao_existe"}, **{"Idempotency-Key": "k-3"})
+    bad = _post(
+        api_client, tenant, lead_id, {**body, "payload": {"variaveis": {}}}, **{"Idempotency-Key": "k-3"}
+    )
     assert bad.status_code == 422
     assert _post(api_client, tenant, lead_id, body, **{"Idempotency-Key": "k-3"}).status_code == 201
 

@@ -11,6 +11,7 @@ an active disparo of the campaign are skipped by the partial unique index (ON CO
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Iterator
@@ -127,10 +128,28 @@ def _bind(binds: dict[str, Any], value: str) -> sql.Composable:
     return sql.SQL("{}::text").format(sql.Placeholder(name))
 
 
+def _html_escape_sql(expr: sql.Composable) -> sql.Composable:
+    """The SQL form of html.escape (quote=True), for values put into an HTML body."""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+        expr = sql.SQL("replace({}, {}, {})").format(expr, sql.Literal(char), sql.Literal(entity))
+    return expr
+
+
 def _render_sql(
-    text: str, field: str, constants: dict[str, str], canal: str, binds: dict[str, Any]
+    text: str,
+    field: str,
+    constants: dict[str, str],
+    canal: str,
+    binds: dict[str, Any],
+    *,
+    escape_html: bool = False,
 ) -> tuple[sql.Composable, set[str]]:
-    """SQL expression rendering `text` per row, and the lead columns it needs non-null."""
+    """SQL expression rendering `text` per row, and the lead columns it needs non-null (`escape_html`:
+    the values are HTML-escaped, the template's own text is not)."""
+
+    def value_(expr: sql.Composable) -> sql.Composable:
+        return _html_escape_sql(sql.SQL("({})::text").format(expr)) if escape_html else expr
+
     dest_var = "telefone" if canal == "whatsapp" else "email"
     pieces: list[sql.Composable] = []
     needed: set[str] = set()
@@ -138,11 +157,12 @@ def _render_sql(
         if kind == "lit":
             pieces.append(_bind(binds, value))
         elif value in constants:
-            pieces.append(_bind(binds, constants[value]))
+            text_value = constants[value]
+            pieces.append(_bind(binds, html.escape(text_value) if escape_html else text_value))
         elif value == dest_var:
-            pieces.append(sql.SQL("e.destino"))
+            pieces.append(value_(sql.SQL("e.destino")))
         elif value in tpl.LEAD_VARIABLES:
-            pieces.append(sql.SQL("e.{}").format(sql.Identifier(value)))
+            pieces.append(value_(sql.SQL("e.{}").format(sql.Identifier(value))))
             needed.add(value)
         else:
             raise ValidationError(
@@ -176,6 +196,11 @@ def _materialize(
     and keeps both."""
     canal = campanha["canal"]
     template = tpl.find_template(conn, tenant.id, canal, campanha["template"])
+    if template is None and canal == "whatsapp":
+        # the provider's approved template (see single.provider_template_payload): MCP renders it
+        name = campanha["template"]
+        template = {"nome": name, "corpo": "", "assunto": None, "html": None, "whatsapp_template_id": name,
+                    "variaveis": []}  # fmt: skip
     if template is None:
         raise ValidationError(
             f"template {campanha['template']!r} não existe no canal {canal}", field="template"
@@ -187,6 +212,12 @@ def _materialize(
     if canal == "email":
         assunto_sql, needed_assunto = _render_sql(template["assunto"], "assunto", constants, canal, binds)
         needed |= needed_assunto
+    html_sql = None
+    if canal == "email" and template.get("html"):
+        html_sql, needed_html = _render_sql(
+            template["html"], "html", constants, canal, binds, escape_html=True
+        )
+        needed |= needed_html
     # payload.variaveis: the campaign constants plus, per row, every lead field the template uses.
     dest_var = "telefone" if canal == "whatsapp" else "email"
     row_vars = [v for v in template["variaveis"] if v not in constants]
@@ -203,6 +234,8 @@ def _materialize(
     ]
     if assunto_sql is not None:
         payload_parts.append(sql.SQL("'assunto', ") + assunto_sql)
+    if html_sql is not None:
+        payload_parts.append(sql.SQL("'html', ") + html_sql)
     if template["whatsapp_template_id"]:
         payload_parts.append(sql.SQL("'template_id', ") + _bind(binds, template["whatsapp_template_id"]))
     payload_sql = sql.SQL("jsonb_build_object(") + sql.SQL(", ").join(payload_parts) + sql.SQL(")")

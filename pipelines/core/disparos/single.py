@@ -161,6 +161,32 @@ def _destination(
     return row["id"], row["destino"]
 
 
+def provider_template_payload(canal: str, nome: str, variaveis: dict[str, str]) -> dict[str, Any]:
+    """A WhatsApp template name with no local template is the provider's approved template: MCP gets it as
+    `templateId` with the `variaveis` (the provider renders it; `message` carries the name). E-mail has no
+    provider templates here: its template must exist locally."""
+    if canal != "whatsapp":
+        raise ValidationError(
+            f"template {nome!r} não existe no canal {canal} (crie com POST /templates)", field="template"
+        )
+    return {"variaveis": dict(variaveis), "template_id": nome}
+
+
+def _rendered_payload(
+    template: dict[str, Any], req: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Any]:
+    mensagem = tpl.render(template["corpo"], context, field="corpo")  # 422 when a variable is missing
+    payload: dict[str, Any] = {"mensagem": mensagem}
+    if req["canal"] == "email":
+        payload["assunto"] = tpl.render(template["assunto"], context, field="assunto")
+        if template.get("html"):
+            payload["html"] = tpl.render_html(template["html"], context)
+    payload["variaveis"] = {**{v: str(context[v]) for v in template["variaveis"]}, **req["variaveis"]}
+    if template["whatsapp_template_id"]:
+        payload["template_id"] = template["whatsapp_template_id"]
+    return payload
+
+
 def create_disparo(
     conn: psycopg.Connection,
     tenant: Tenant,
@@ -196,23 +222,13 @@ def _create(conn: psycopg.Connection, tenant: Tenant, lid: UUID, body: Any) -> d
     agendar = parse_when(body.get("agendar_para"), tenant)
     dest_id, destino = _destination(conn, tenant.id, lid, req)
     template = tpl.find_template(conn, tenant.id, req["canal"], req["template"])
-    if template is None:
-        raise ValidationError(
-            f"template {req['template']!r} não existe no canal {req['canal']} (crie com POST /templates)",
-            field="template",
-        )
     context = {k: lead[k] for k in tpl.LEAD_VARIABLES if lead[k] is not None}
     context["telefone" if req["canal"] == "whatsapp" else "email"] = destino
     context.update(req["variaveis"])
-    mensagem = tpl.render(template["corpo"], context, field="corpo")
-    payload: dict[str, Any] = {
-        "variaveis": {**{v: str(context[v]) for v in template["variaveis"]}, **req["variaveis"]},
-        "mensagem": mensagem,
-    }
-    if req["canal"] == "email":
-        payload["assunto"] = tpl.render(template["assunto"], context, field="assunto")
-    if template["whatsapp_template_id"]:
-        payload["template_id"] = template["whatsapp_template_id"]
+    if template is None:
+        payload = provider_template_payload(req["canal"], req["template"], req["variaveis"])
+    else:
+        payload = _rendered_payload(template, req, context)
     if conn.execute(
         "SELECT 1 FROM optouts WHERE tenant_id = %s AND canal = %s AND destino = %s",
         (tenant.id, req["canal"], destino),
@@ -232,7 +248,7 @@ def _create(conn: psycopg.Connection, tenant: Tenant, lid: UUID, body: Any) -> d
             tenant.id, lid, req["canal"],
             dest_id if req["canal"] == "whatsapp" else None,
             dest_id if req["canal"] == "email" else None,
-            destino, template["nome"], Jsonb(payload),
+            destino, template["nome"] if template else req["template"], Jsonb(payload),
             now if imediato else agendar,
         ),
     ).fetchone()  # fmt: skip

@@ -6,6 +6,7 @@ rendering of campaigns (pipelines.core.disparos.campanhas)."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from pipelines.core.common.errors import ConflictError, NotFoundError, Validatio
 from pipelines.core.send.mcp import check_canal
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_COLUMNS = "template_id, nome, canal, corpo, assunto, whatsapp_template_id, variaveis, created_at, updated_at"
+_COLUMNS = (
+    "template_id, nome, canal, corpo, assunto, html, whatsapp_template_id, variaveis, created_at, updated_at"
+)
 
 # Lead fields a template may use without the caller passing them.
 LEAD_VARIABLES = ("nome", "contato_nome", "documento", "documento_tipo", "lead_id_externo", "origem_arquivo")
@@ -82,10 +85,17 @@ def render(text: str, variables: Mapping[str, Any], *, field: str = "corpo") -> 
     return "".join(value if kind == "lit" else str(variables[value]) for kind, value in parsed.segments)
 
 
-def template_variables(corpo: str, assunto: str | None) -> list[str]:
+def render_html(text: str, variables: Mapping[str, Any]) -> str:
+    """Like `render`, for an HTML body: the values are HTML-escaped (a lead's name cannot inject markup)."""
+    escaped = {k: None if v is None else html.escape(str(v)) for k, v in variables.items()}
+    return render(text, escaped, field="html")
+
+
+def template_variables(corpo: str, assunto: str | None, html_body: str | None = None) -> list[str]:
     names = parse(corpo, field="corpo").variables
-    if assunto:
-        names += [v for v in parse(assunto, field="assunto").variables if v not in names]
+    for text, field in ((assunto, "assunto"), (html_body, "html")):
+        if text:
+            names += [v for v in parse(text, field=field).variables if v not in names]
     return names
 
 
@@ -99,7 +109,9 @@ def _doc(row: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _validate(nome: Any, canal: Any, corpo: Any, assunto: Any, whatsapp_template_id: Any) -> None:
+def _validate(
+    nome: Any, canal: Any, corpo: Any, assunto: Any, whatsapp_template_id: Any, html: Any = None
+) -> None:
     if not isinstance(nome, str) or not 1 <= len(nome.strip()) <= 100:
         raise ValidationError("nome é obrigatório (1 a 100 caracteres)", field="nome")
     check_canal(canal)
@@ -109,6 +121,11 @@ def _validate(nome: Any, canal: Any, corpo: Any, assunto: Any, whatsapp_template
         raise ValidationError("assunto deve ser texto", field="assunto")
     if canal == "email" and not (assunto or "").strip():
         raise ValidationError("templates de e-mail precisam de assunto", field="assunto")
+    if html is not None:
+        if canal != "email":
+            raise ValidationError("html só vale para o canal email", field="html")
+        if not isinstance(html, str) or not html.strip():
+            raise ValidationError("html deve ser texto não vazio", field="html")
     if whatsapp_template_id is not None:
         if canal != "whatsapp":
             raise ValidationError(
@@ -129,15 +146,17 @@ def create_template(
     corpo: str,
     assunto: str | None = None,
     whatsapp_template_id: str | None = None,
+    html: str | None = None,
 ) -> dict[str, Any]:
-    _validate(nome, canal, corpo, assunto, whatsapp_template_id)
-    variaveis = template_variables(corpo, assunto)
+    _validate(nome, canal, corpo, assunto, whatsapp_template_id, html)
+    variaveis = template_variables(corpo, assunto, html)
     try:
         with conn.transaction():
             row = conn.execute(
-                f"""INSERT INTO templates (tenant_id, nome, canal, corpo, assunto, whatsapp_template_id, variaveis)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
-                (tenant_id, nome.strip(), canal, corpo, assunto, whatsapp_template_id, variaveis),
+                f"""INSERT INTO templates (tenant_id, nome, canal, corpo, assunto, html, whatsapp_template_id,
+                                           variaveis)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
+                (tenant_id, nome.strip(), canal, corpo, assunto, html, whatsapp_template_id, variaveis),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise ConflictError(
@@ -200,22 +219,22 @@ def update_template(
     conn: psycopg.Connection, tenant_id: UUID | str, template_id: UUID | str, **changes: Any
 ) -> dict[str, Any]:
     """Partial update; the result is validated as a whole (e.g. an e-mail template keeps an assunto)."""
-    reject_unknown_fields(changes, {"nome", "canal", "corpo", "assunto", "whatsapp_template_id"})
+    fields = ("nome", "canal", "corpo", "assunto", "whatsapp_template_id", "html")
+    reject_unknown_fields(changes, set(fields))
     current = get_template(conn, tenant_id, template_id)
-    merged = {
-        k: changes.get(k, current[k]) for k in ("nome", "canal", "corpo", "assunto", "whatsapp_template_id")
-    }
+    merged = {k: changes.get(k, current[k]) for k in fields}
     _validate(**merged)
-    variaveis = template_variables(merged["corpo"], merged["assunto"])
+    variaveis = template_variables(merged["corpo"], merged["assunto"], merged["html"])
     try:
         with conn.transaction():
             row = conn.execute(
-                f"""UPDATE templates SET nome = %s, canal = %s, corpo = %s, assunto = %s,
+                f"""UPDATE templates SET nome = %s, canal = %s, corpo = %s, assunto = %s, html = %s,
                            whatsapp_template_id = %s, variaveis = %s, updated_at = now()
                     WHERE tenant_id = %s AND template_id = %s RETURNING {_COLUMNS}""",
                 (
                     merged["nome"].strip(), merged["canal"], merged["corpo"], merged["assunto"],
-                    merged["whatsapp_template_id"], variaveis, tenant_id, current["template_id"],
+                    merged["html"], merged["whatsapp_template_id"], variaveis, tenant_id,
+                    current["template_id"],
                 ),
             ).fetchone()  # fmt: skip
     except psycopg.errors.UniqueViolation:
