@@ -150,3 +150,62 @@ def sim():
     handle = run_in_thread(SimConfig())
     yield handle
     handle.stop()
+
+
+# ---- every PostgreSQL server a session starts is stopped when it ends (checked) --------------------------
+
+
+def _postmasters() -> dict[int, str]:
+    """Running PostgreSQL postmasters (pid -> data directory); backends have rewritten titles, no -D."""
+    import psutil
+
+    found = {}
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and "-D" in cmd[:-1]:
+            found[proc.pid] = str(Path(cmd[cmd.index("-D") + 1]).resolve())
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_RUNNING_AT_START] = _postmasters()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_RUNNING_AT_START, None)
+    if before is None:
+        return
+    from pipelines.core.common.db import stop_embedded
+
+    test_home = ROOT / ".data" / "pgtest"
+    if str((test_home / "pg").resolve()) not in before.values():
+        stop_embedded(test_home)  # this session started the tests' server: stop it
+    # any other server started under .data/ (but the product's own and the benchmarks') or under this
+    # session's temporary folders is a leak
+    data = ROOT.resolve() / ".data"
+    kept = (str(data / "pg") + os.sep, str(data / "pgbench") + os.sep)
+    roots = [str(data) + os.sep]
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        roots.append(str(factory.getbasetemp().resolve()) + os.sep)
+    leaked = {
+        pid: datadir
+        for pid, datadir in _postmasters().items()
+        if pid not in before
+        and any(datadir.startswith(r) for r in roots)
+        and not any((datadir + os.sep).startswith(k) for k in kept)
+    }
+    if leaked:
+        for datadir in leaked.values():
+            stop_embedded(Path(datadir).parent)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                "ERRO: servidores PostgreSQL iniciados pelos testes e deixados rodando (parados agora): "
+                + ", ".join(sorted(leaked.values())),
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_RUNNING_AT_START = pytest.StashKey[dict[int, str]]()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipelines.core.common.db import database_url
+from pipelines.core.common.db import database_url, stop_embedded
 from pipelines.core.common.migrate import dump_schema, migrate
 from pipelines.core.common.settings import Settings
 
@@ -64,22 +64,8 @@ def _stop(args: argparse.Namespace) -> int:
     if settings.database_url:
         print("DATABASE_URL definido: nada a parar")
         return 0
-    pgdata = settings.home / "pg"
-    if not (pgdata / "postmaster.pid").exists():
+    if not stop_embedded(settings.home):
         print("o PostgreSQL embutido não está rodando")
         return 0
-    import subprocess
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
-
-    cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
-    import os
-
-    if os.geteuid() == 0:
-        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(cmd)]
-    subprocess.run(cmd, check=False, capture_output=True)
-    print(f"PostgreSQL embutido parado ({pgdata})")
+    print(f"PostgreSQL embutido parado ({settings.home / 'pg'})")
     return 0

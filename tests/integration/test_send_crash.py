@@ -16,6 +16,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from bench.send_data import seed_due
+from pipelines.core.common.db import stop_embedded
 from pipelines.core.common.migrate import migrate
 from pipelines.core.tenancy.tenants import create_tenant, update_tenant
 
@@ -120,6 +121,7 @@ def own_server():
         yield server, url
     finally:
         server.cleanup()
+        stop_embedded(folder)  # pgserver's cleanup misses the postmaster started by the test's restart
         shutil.rmtree(folder, ignore_errors=True)
 
 

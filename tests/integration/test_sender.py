@@ -119,7 +119,7 @@ def test_expired_lease_is_reclaimed_with_the_same_key(conn, database_url, tenant
     # a worker claimed all six and died; it had already POSTed the first two
     conn.execute(
         "UPDATE disparos SET status = 'enviando', tentativas = 1, lease_owner = 'morto', "
-        "lease_ate = now() + interval '1 second' WHERE disparo_id = ANY(%s)",
+        "lease_ate = now() + interval '1 hour' WHERE disparo_id = ANY(%s)",
         (ids,),
     )
     for did in ids[:2]:
@@ -130,7 +130,8 @@ def test_expired_lease_is_reclaimed_with_the_same_key(conn, database_url, tenant
         ).raise_for_status()
     live = sender.send_due(database_url, settings=_settings(mcp))
     assert live.enviados == 0  # lease still valid: nobody else touches them
-    time.sleep(1.1)
+    # time passes (injected in the database instead of slept): the dead worker's lease is now over
+    conn.execute("UPDATE disparos SET lease_ate = now() - interval '1 second' WHERE lease_owner = 'morto'")
     stats = sender.send_due(database_url, settings=_settings(mcp))
     assert (stats.reassumidos, stats.enviados) == (6, 6)
     assert _status(conn, ids) == {"enviado": 6}

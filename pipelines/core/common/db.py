@@ -64,6 +64,27 @@ def embedded_url(home: Path) -> str:
         return uri
 
 
+def stop_embedded(home: Path) -> bool:
+    """Stop the embedded server under `home` (``pg_ctl stop -m fast``, waiting for it); False when it was
+    not running. Forgets this process's cached URL of it."""
+    pgdata = home / "pg"
+    with _embedded_lock:
+        _embedded_uri.pop(pgdata, None)
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    import subprocess
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+
+    cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    if os.geteuid() == 0:  # pgserver runs the server as its own user when started by root
+        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(cmd)]
+    subprocess.run(cmd, check=False, capture_output=True)
+    return True
+
+
 def database_url(settings: Settings | None = None) -> str:
     settings = settings or Settings.from_env()
     if settings.database_url:
