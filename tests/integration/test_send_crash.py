@@ -154,9 +154,15 @@ def test_worker_recovers_by_itself_when_postgres_restarts(own_server, sim) -> No
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
         with conn:
-            _wait_sent(conn, ids, len(ids))
+            try:
+                _wait_sent(conn, ids, len(ids))
+            except AssertionError as exc:
+                proc.kill()
+                raise AssertionError(f"{exc}\n{proc.communicate(timeout=10)[1]}") from None
             err = _stop(proc)
-            assert "banco indisponível" in err and "Traceback" not in err  # it saw the restart, recovered
+            assert "banco indisponível" in err and "Traceback" not in err, (
+                err
+            )  # it saw the restart, recovered
             _check_delivery(conn, sim.url, ids)
     finally:
         if proc.poll() is None:

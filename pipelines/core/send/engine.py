@@ -353,6 +353,7 @@ class _Worker:
         self.results_event = asyncio.Event()
         self.stop_writer = False
         self.write_error: BaseException | None = None
+        self.fatal: BaseException | None = None  # a database error a send task hit (ends the drain)
         self.discover_every_s = _MAINTENANCE_EVERY_S  # the long-lived loop looks more often
         self.stopping = False  # set by the long-lived loop on SIGTERM: claim nothing more
         self.slots = asyncio.Semaphore(self.concurrency)
@@ -583,6 +584,8 @@ class _Worker:
             self.released.append(did)
         except _WriteFailed:
             pass  # the writer failed: the drain ends with its error; the lease brings the row back
+        except psycopg.Error as exc:  # the rate-limit query lost the database: the drain ends with it
+            self.fatal = self.fatal or exc
         finally:
             self.waiting.discard(did)
             self.tasks.pop(did, None)
@@ -657,13 +660,17 @@ class _Worker:
         deadline = t0 + budget_s
         self.stop_writer = False
         self.write_error = None
+        self.fatal = None
         self.released = []
+        self.results = []
         writer = asyncio.create_task(self.writer())
         try:
             await self.maintenance(force=True)
             while time.monotonic() < deadline and not self.stopping:
                 if writer.done():
                     break  # the writer failed: stop claiming, its error is raised below
+                if self.fatal is not None:
+                    raise self.fatal
                 if len(self.tasks) > self.batch_size:  # keep ~2 batches in flight, claim full batches
                     await self.heartbeat()
                     await self._wait_progress(deadline)
@@ -705,7 +712,7 @@ class _Worker:
                 await asyncio.gather(*list(self.tasks.values()), return_exceptions=True)
             if not writer.done():
                 writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
+            await asyncio.gather(writer, return_exceptions=True)  # its error, if any, is retrieved
         self.stats.duration_s = round(time.monotonic() - t0, 3)
         self.stats.throughput = (
             round(self.stats.enviados / self.stats.duration_s, 1) if self.stats.duration_s else 0.0

@@ -137,7 +137,7 @@ class _Session:
         self.url = url
 
     async def open(self) -> None:
-        info = {"autocommit": True, "row_factory": dict_row}
+        info = {"autocommit": True, "row_factory": dict_row, "connect_timeout": 5}
         self.listen = await psycopg.AsyncConnection.connect(self.url, **info)
         self.conn = await psycopg.AsyncConnection.connect(self.url, **info)
         await self.listen.execute(f"LISTEN {CHANNEL}")
@@ -146,7 +146,7 @@ class _Session:
         for c in (getattr(self, "listen", None), getattr(self, "conn", None)):
             if c is not None:
                 with contextlib.suppress(Exception):
-                    await c.close()
+                    await asyncio.wait_for(c.close(), 2.0)
 
 
 class SendLoop:
