@@ -15,6 +15,7 @@ BENCHES = [
     "bench.bench_mart",
     "bench.bench_limits",
     "bench.bench_metrics",
+    "bench.bench_lateness",
 ]
 
 
