@@ -20,6 +20,7 @@ import psycopg
 from pipelines.core.common.convert import iso_utc
 from pipelines.core.common.errors import NotFoundError, ValidationError
 from pipelines.core.common.queries import query
+from pipelines.core.ingest.normalize import normalize_phones as normalize_lead_phones
 from pipelines.core.send.mcp import check_canal
 
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
@@ -28,23 +29,9 @@ MAX_LIMIT = 1000
 
 
 def _br_phones(tokens: pl.Series) -> pl.Series:
-    """E.164 or null per token, with the ingest's rules when available (pipelines.core.ingest.normalize),
-    so an opted-out number matches the stored lead_telefones row (e.g. an old 8-digit mobile gains its 9)."""
-    try:
-        from pipelines.core.ingest.normalize import normalize_phones
-
-        return normalize_phones(pl.LazyFrame({"token": tokens}), "token").collect()["telefone"]
-    except ImportError:  # minimal fallback: 10/11 national digits, optional 55 / trunk 0
-        d = tokens.str.replace_all(r"\D", "")
-        d = pl.select(
-            pl.when(d.str.starts_with("55") & d.str.len_chars().is_between(12, 13))
-            .then(d.str.slice(2))
-            .when(d.str.starts_with("0") & d.str.len_chars().is_between(11, 12))
-            .then(d.str.slice(1))
-            .otherwise(d)
-        ).to_series()
-        e164 = "+55" + d
-        return pl.select(pl.when(e164.str.contains(r"^\+55[1-9][0-9]{9,10}$")).then(e164)).to_series()
+    """E.164 or null per token, with the ingest's rules, so an opted-out number matches the stored
+    lead_telefones row (e.g. an old 8-digit mobile gains its 9)."""
+    return normalize_lead_phones(pl.LazyFrame({"token": tokens}), "token").collect()["telefone"]
 
 
 def normalize_phones(values: pl.Series) -> pl.Series:
