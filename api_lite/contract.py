@@ -72,7 +72,7 @@ Nome = text(200)
 Destino = Annotated[text(320), Field(description="telefone (qualquer formato; vira E.164) ou e-mail")]
 CorpoTemplate = template_text(10_000)
 AssuntoTemplate = template_text(500)
-HtmlTemplate = template_text(200_000)
+HtmlTemplate = template_text(50_000)  # fits the 1 MB body limit even as \uXXXX escapes
 NomeTemplate = text(100)
 MAX_ESPALHAR = 60 * 24 * 31  # a campaign spreads its sends over at most a month
 Texto = text(10_000)

@@ -105,7 +105,16 @@ def cancelar_campanha(campanha_id: UUID, tenant: TenantDep, conn: ConnDep) -> di
     return campanhas.cancelar_campanha(conn, tenant, campanha_id)
 
 
-@router.get("/{campanha_id}/disparos.csv")
+@router.get(
+    "/{campanha_id}/disparos.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "CSV, um disparo por linha",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def export_csv(campanha_id: UUID, tenant: TenantDep, request: Request) -> StreamingResponse:
     """Per-lead results, streamed (COPY TO STDOUT) on a connection held for the whole response."""
     pool = request.app.state.pool
