@@ -4,7 +4,6 @@ pointing at it, and a clock for reminder timing."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -52,12 +51,13 @@ def future(minutes: float) -> str:
 
 
 def sim_settings(url: str, *, calendar: bool = True) -> Settings:
-    return replace(
-        Settings.from_env(),
-        mcp_whatsapp_endpoint=url,
-        mcp_email_endpoint=url,
-        mcp_calendar_endpoint=url if calendar else None,
-        mcp_token=None,
+    return Settings.from_env().model_copy(
+        update={
+            "mcp_whatsapp_endpoint": url,
+            "mcp_email_endpoint": url,
+            "mcp_calendar_endpoint": url if calendar else None,
+            "mcp_token": None,
+        }
     )
 
 
