@@ -164,12 +164,14 @@ def configure_logging(
     for h in root.handlers:
         if isinstance(h.formatter, JsonFormatter) and any(isinstance(f, RedactSecrets) for f in h.filters):
             h.formatter.service = service
+            h.setLevel(level)  # also for loggers given a level of their own (Dagster's managed loggers)
     if not any(isinstance(f, RedactSecrets) for h in root.handlers for f in h.filters):
         handler = _StderrHandler()
         handler.setFormatter(
             JsonFormatter(service) if json_format else logging.Formatter("%(levelname)s %(name)s %(message)s")
         )
         handler.addFilter(RedactSecrets())
+        handler.setLevel(level)
         root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error", "httpx", "api_lite"):
