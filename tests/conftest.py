@@ -133,6 +133,7 @@ def cli(database_url: str, capsys: pytest.CaptureFixture[str]):
     from pipelines.cli import main
 
     def _run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # what the test itself printed or logged before is not the command's output
         code = main(list(argv))
         out, err = capsys.readouterr()
         return code, out, err
