@@ -18,6 +18,28 @@ import psycopg
 log = logging.getLogger(__name__)
 
 
+def _pending_filter(
+    tenant_id: UUID | None,
+    disparo_ids: list[UUID] | None,
+    canal: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[str, dict[str, Any]]:
+    """WHERE clause (over `disparos_dlq q`) and parameters for the entries not yet re-driven."""
+    where, params = "q.redrive_em IS NULL", {}
+    for clause, key, value in (
+        ("q.tenant_id = %(tenant)s", "tenant", tenant_id),
+        ("q.disparo_id = ANY(%(ids)s::uuid[])", "ids", None if disparo_ids is None else list(disparo_ids)),
+        ("q.canal = %(canal)s", "canal", canal),
+        ("q.created_at >= %(since)s", "since", since),
+        ("q.created_at < %(until)s", "until", until),
+    ):
+        if value is not None:
+            where += f" AND {clause}"
+            params[key] = value
+    return where, params
+
+
 def list_dlq(
     conn: psycopg.Connection,
     tenant_id: UUID | None = None,
@@ -28,20 +50,8 @@ def list_dlq(
     canal: str | None = None,
 ) -> list[dict[str, Any]]:
     """Dead-lettered disparos not yet re-driven, newest first."""
-    params: dict[str, Any] = {"limit": max(1, min(int(limit), 10_000))}
-    where = "q.redrive_em IS NULL"
-    if tenant_id is not None:
-        where += " AND q.tenant_id = %(tenant)s"
-        params["tenant"] = tenant_id
-    if canal is not None:
-        where += " AND q.canal = %(canal)s"
-        params["canal"] = canal
-    if since is not None:
-        where += " AND q.created_at >= %(since)s"
-        params["since"] = since
-    if until is not None:
-        where += " AND q.created_at < %(until)s"
-        params["until"] = until
+    where, params = _pending_filter(tenant_id, None, canal, since, until)
+    params["limit"] = max(1, min(int(limit), 10_000))
     return [
         dict(r)
         for r in conn.execute(
@@ -129,23 +139,7 @@ def redrive(
 ) -> RedriveResult:
     """Put dead-lettered disparos back to `pendente`, due now, with fresh attempts. Campaign disparos whose
     lead already has an active one in the campaign are skipped (counted), never failing the batch."""
-    params: dict[str, Any] = {}
-    where = "q.redrive_em IS NULL"
-    if tenant_id is not None:
-        where += " AND q.tenant_id = %(tenant)s"
-        params["tenant"] = tenant_id
-    if disparo_ids is not None:
-        where += " AND q.disparo_id = ANY(%(ids)s::uuid[])"
-        params["ids"] = list(disparo_ids)
-    if canal is not None:
-        where += " AND q.canal = %(canal)s"
-        params["canal"] = canal
-    if since is not None:
-        where += " AND q.created_at >= %(since)s"
-        params["since"] = since
-    if until is not None:
-        where += " AND q.created_at < %(until)s"
-        params["until"] = until
+    where, params = _pending_filter(tenant_id, disparo_ids, canal, since, until)
     for attempt in range(1, _REDRIVE_ATTEMPTS + 1):
         try:
             with conn.transaction():
