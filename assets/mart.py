@@ -16,8 +16,9 @@ mart_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone
 
 
 class MartConfig(dg.Config):
-    """`segundo_plano`: the run builds at low CPU priority (nice 10) with one DuckDB thread, so the send
-    engine and the API on the same host are not slowed (bench/bench_mart.py measures it)."""
+    """`segundo_plano`: the run builds at low CPU priority (nice 10, SCHED_IDLE) with one DuckDB thread, so
+    the send engine and the API on the same host are slowed as little as possible (bench/bench_mart.py
+    measures it)."""
 
     segundo_plano: bool = True
 

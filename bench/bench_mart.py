@@ -14,8 +14,8 @@ scratch database created and dropped here; the mart goes to a temporary folder.
    built day's files (same volume per day). Target: p95 ≤ 150 ms.
 3. Sending while the mart builds: `send_due` (one worker, concurrency 50, MCP simulator in its own process,
    0 ms latency) on --send-n due disparos, alone and while another process rebuilds the 1M-disparo day in
-   a loop as a `mart_diario` run does (its own process, nice 10, one DuckDB thread). Target: no slowdown
-   beyond the noise.
+   a loop as a `mart_diario` run does (its own process, nice 10 and SCHED_IDLE, one DuckDB thread). Target: no
+   slowdown beyond the noise.
 """
 
 from __future__ import annotations
@@ -207,7 +207,9 @@ def main(argv: list[str] | None = None) -> None:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ratio = send["during"] / send["alone"]
+    # Each run pairs an alone and a during measurement back to back; the median of the pairs' ratios is
+    # robust to the drift of the alone figure from run to run.
+    ratio = statistics.median(d / a for a, d in zip(send["all_alone"], send["all_during"], strict=True))
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in build["steps"].items() if k != "total")
     md = f"""## Reporting mart (`bench/bench_mart.py`)
 
@@ -220,16 +222,19 @@ campaigns in every state (bench/mart_data.py, set-based). Medians of {args.runs}
 | build the funnel day of {args.n:,} disparos (export → Arrow → DuckDB → Parquet facts + aggregate) | **{build["total"]:.2f} s** ({steps}; runs: {", ".join(f"{x:.2f}" for x in build["all"])}); baseline: the export as a bare binary COPY drained by psycopg {build["floor"]:.2f} s | ≤ 10 s | {"met" if build["total"] <= 10 else "NOT met"} |
 | `GET /relatorios/funil` JSON, one tenant, {DAYS} days of that volume ({read["linhas"]} rows) | p50 {read["json"]["p50"]:.1f} ms, **p95 {read["json"]["p95"]:.1f} ms**, max {read["json"]["max"]:.1f} ms ({args.requests} requests) | p95 ≤ 150 ms | {"met" if read["json"]["p95"] <= 150 else "NOT met"} |
 | same, `formato=csv` | p50 {read["csv"]["p50"]:.1f} ms, p95 {read["csv"]["p95"]:.1f} ms | report | — |
-| send engine, {args.send_n:,} due, alone vs while another process rebuilds the day in a loop | **{send["alone"]:,.0f} → {send["during"]:,.0f} sends/s** ({ratio:.0%}; alone: {", ".join(f"{x:,.0f}" for x in send["all_alone"])}; during: {", ".join(f"{x:,.0f}" for x in send["all_during"])}; builds during the runs: {send["builds"]}) | no slowdown beyond noise | {"met" if ratio >= 0.9 else "NOT met"} |
+| send engine, {args.send_n:,} due, alone vs while another process rebuilds the day in a loop | **{send["alone"]:,.0f} → {send["during"]:,.0f} sends/s** (median of the runs' during/alone ratios {ratio:.0%}; alone: {", ".join(f"{x:,.0f}" for x in send["all_alone"])}; during: {", ".join(f"{x:,.0f}" for x in send["all_during"])}; builds during the runs: {send["builds"]}) | no slowdown beyond noise | {"met" if ratio >= 0.9 else "NOT met"} |
 
 The build's day is read by the creation-time BRIN index (sql/0020); its export runs as one binary COPY
 decoded into Arrow by the ADBC driver. The read path opens no database file: one in-memory DuckDB per
 process over the Parquet days, pruned to the asked days by the `dia=` folders. The other {DAYS - 1} days
 are copies of the built day's files.
-The send scenario's mart process runs as a `mart_diario` run does (nice 10, one DuckDB thread) and
-rebuilds back to back, a worst case (the schedule builds once a day); what it cannot lower is the
-PostgreSQL backend serving its COPY, which runs at normal priority on the same cores as the send engine,
-the simulator and the database's own work.
+The send scenario's mart process runs as a `mart_diario` run does (nice 10 and SCHED_IDLE, one DuckDB
+thread) and rebuilds back to back, a worst case (the schedule builds once a day, in about the build time
+above). What it leaves at normal priority is the PostgreSQL backend serving its COPY, on the same 2 cores
+as the send engine, the simulator and the database's own work: lowering that backend too measured within
+noise here (76 % → 82 % of pair ratios, runs of 5) and risks priority inversion (a starved backend holding
+a buffer lock stalls the others), so it is not done. Before SCHED_IDLE (nice 10 alone) the same runs gave
+76 % (pair-ratio median).
 
 Peak RSS of the benchmark process: {peak_mb:.0f} MiB. Load average at start: {load_before[0]:.2f}
 (other work on the machine shares the cores).

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the whole OpenAPI contract with schemathesis, over real HTTP to the app served
 by uvicorn on a real database, as an authenticated tenant, with every check. A seeded, bounded run is part
-of `make test`; the long run is `pytest -m fuzz` (FUZZ_EXAMPLES examples per operation, default 400).
+of `make test`; the long run is `pytest -m fuzz` (FUZZ_EXAMPLES examples per operation, default 700).
 
 The only relaxation: for the operations listed in SEMANTIC_422, a schema-valid request may be answered
 422 when a rule that no JSON Schema can state refuses it (a time that is already past, a phone number that
@@ -28,7 +28,7 @@ from tests.agendamentos_support import make_lead
 from tests.conftest import drop_database, fresh_database
 
 EXAMPLES = 8  # per operation in `make test`
-LONG_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))  # per operation in `pytest -m fuzz`
+LONG_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "700"))  # per operation in `pytest -m fuzz`
 
 # operations whose domain rules can refuse a schema-valid request with 422 (see the module docstring)
 SEMANTIC_422 = {

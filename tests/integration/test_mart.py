@@ -183,3 +183,17 @@ def test_a_removed_mart_reads_as_empty_again(conn, database_url, tenant, tmp_pat
     assert funil.read(mart, tenant["id"], _all_days(DIA)).num_rows == 0
     with pytest.raises(ValidationError, match="calendário"):
         funil.filtro(date.max, None, None, None, hoje=DIA)
+
+
+def test_background_priority_is_nice_10_and_idle_scheduling() -> None:
+    """A build in the background (a `mart_diario` run, `relatorio construir`) runs at nice 10 and, on Linux,
+    under SCHED_IDLE; checked in a child process so the test run keeps its own priority."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from pipelines.core.reports.build import run_in_background_priority as r; r(); "
+        "print(os.nice(0), os.sched_getscheduler(0) == os.SCHED_IDLE)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["10", "True"]
