@@ -153,6 +153,18 @@ def sim():
     handle.stop()
 
 
+@pytest.fixture
+def wired_sim(monkeypatch: pytest.MonkeyPatch):
+    """A fresh simulator for one test, set as both channels' MCP endpoint (MCP_*_ENDPOINT)."""
+    from pipelines.mcp_sim import SimConfig, run_in_thread
+
+    handle = run_in_thread(SimConfig(), port=0)
+    monkeypatch.setenv("MCP_WHATSAPP_ENDPOINT", handle.url)
+    monkeypatch.setenv("MCP_EMAIL_ENDPOINT", handle.url)
+    yield handle
+    handle.stop()
+
+
 # ---- every PostgreSQL server a session starts is stopped when it ends (checked) --------------------------
 
 

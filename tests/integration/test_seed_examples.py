@@ -13,8 +13,6 @@ from disparos_support import make_lead, make_template
 from fastapi.testclient import TestClient
 
 from pipelines.core.send.engine import send_due
-from pipelines.mcp_sim.app import run_in_thread
-from pipelines.mcp_sim.config import SimConfig
 
 SEED_DISPARO = {
     "canal": "whatsapp",
@@ -32,12 +30,8 @@ SEED_AGENDAMENTO = {
 
 
 @pytest.fixture
-def sim(monkeypatch) -> Iterator:
-    handle = run_in_thread(SimConfig(), port=0)
-    monkeypatch.setenv("MCP_WHATSAPP_ENDPOINT", handle.url)
-    monkeypatch.setenv("MCP_EMAIL_ENDPOINT", handle.url)
-    yield handle
-    handle.stop()
+def sim(wired_sim):
+    return wired_sim
 
 
 @pytest.fixture
