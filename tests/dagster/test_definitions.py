@@ -74,3 +74,18 @@ def test_unset_database_url_means_the_embedded_server(monkeypatch) -> None:
     monkeypatch.setenv("DISPARO_AGENDA_HOME", str(home))
     postgres = build_resources()["postgres"].process_config_and_initialize()
     assert postgres.url() == embedded_url(home)
+
+
+def test_loading_the_definitions_prints_no_beta_warning_noise() -> None:
+    """The beta features used on purpose warned at every code-server start and run (dozens of lines in
+    `dev`); loading the code location in a fresh interpreter, with every warning shown, prints none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('default'); "
+        "import pipelines.definitions as d; repo = d.defs.get_repository_def(); "
+        "repo.get_all_jobs(); repo.sensor_defs; repo.schedule_defs"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "BetaWarning" not in done.stderr, done.stderr
