@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_dev)
 
 
+_QUIET_DAGSTER_WARNING = "ignore:Handling yaml-defined logging configuration"
+
+
 def sending_banner(settings: Settings) -> list[str]:
     """Lines telling whether disparos will be sent, one warning per channel without an MCP endpoint."""
     from pipelines.core.disparos.single import channels_without_endpoint, delivery_warning
@@ -196,6 +199,9 @@ def _dev(args: argparse.Namespace) -> int:
     env.setdefault("DISPARO_AGENDA_INGEST_INLINE", "0")  # under dev, the Dagster sensor runs API uploads
     # /metrics is off without a token: dev makes one for this session (shown in the banner)
     env["DISPARO_AGENDA_METRICS_TOKEN"] = env.get("DISPARO_AGENDA_METRICS_TOKEN") or secrets.token_urlsafe(18)
+    # A run's step process builds the instance (and its yaml log handlers, a beta feature that warns) before
+    # it imports the code location, where assets/__init__.py silences the other beta warnings we opt into.
+    env["PYTHONWARNINGS"] = ",".join(filter(None, (env.get("PYTHONWARNINGS"), _QUIET_DAGSTER_WARNING)))
     migrate(env["DATABASE_URL"])
     bin_dir = Path(sys.executable).parent
     cli = str(bin_dir / "disparo-agenda")

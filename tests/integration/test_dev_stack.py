@@ -97,6 +97,10 @@ def test_dev_runs_every_piece_and_sigterm_stops_them_all(database_url: str, tmp_
         for role in ("daemon", "api", "code server", "worker"):
             assert roles[role].environ().get("MCP_WHATSAPP_ENDPOINT") == sim_url
         assert "envio: endpoints MCP configurados" in output and "ATENÇÃO" not in output
+        # No Dagster beta-warning noise: the code server's import is quiet (assets/__init__.py) and the
+        # runs' step processes, which build the instance before importing the code, inherit the filter.
+        assert "BetaWarning" not in output, output[-3000:]
+        assert "Handling yaml-defined logging" in roles["daemon"].environ().get("PYTHONWARNINGS", "")
 
         children = [p for p in tree.children(recursive=True) if _running(p)]
         os.kill(dev.pid, signal.SIGTERM)
