@@ -69,17 +69,24 @@ def run_in_background_priority() -> None:
     CLI), never the API's. The PostgreSQL backend serving the export is left at its priority: a starved
     backend holding a buffer lock would stall the send engine's backends (priority inversion), and
     lowering it measured within noise (bench_mart)."""
-    if os.nice(0) < BACKGROUND_NICE:
-        os.nice(BACKGROUND_NICE - os.nice(0))
-    _idle_policy(0)
+    # Linux sets both per thread: every thread already running (polars' and the allocator's, started at
+    # import) is lowered too; threads started later inherit it from this one.
+    tasks = Path("/proc/self/task")
+    for tid in [int(t) for t in os.listdir(tasks)] if tasks.is_dir() else [0]:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+        except OSError:
+            pass  # a thread that just ended
+        _idle_policy(tid)
 
 
-def _idle_policy(pid: int) -> None:
-    """SCHED_IDLE (Linux): the process runs only on CPU time nobody else at normal priority wants; nice 10
+def _idle_policy(tid: int) -> None:
+    """SCHED_IDLE (Linux): the thread runs only on CPU time nobody else at normal priority wants; nice 10
     alone still takes about a tenth of a contended core."""
     if hasattr(os, "SCHED_IDLE"):
         try:
-            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
         except OSError:
             pass
 
