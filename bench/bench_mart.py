@@ -228,13 +228,14 @@ The build's day is read by the creation-time BRIN index (sql/0020); its export r
 decoded into Arrow by the ADBC driver. The read path opens no database file: one in-memory DuckDB per
 process over the Parquet days, pruned to the asked days by the `dia=` folders. The other {DAYS - 1} days
 are copies of the built day's files.
-The send scenario's mart process runs as a `mart_diario` run does (nice 10 and SCHED_IDLE, one DuckDB
-thread) and rebuilds back to back, a worst case (the schedule builds once a day, in about the build time
-above). What it leaves at normal priority is the PostgreSQL backend serving its COPY, on the same 2 cores
-as the send engine, the simulator and the database's own work: lowering that backend too measured within
-noise here (76 % → 82 % of pair ratios, runs of 5) and risks priority inversion (a starved backend holding
-a buffer lock stalls the others), so it is not done. Before SCHED_IDLE (nice 10 alone) the same runs gave
-76 % (pair-ratio median).
+The send scenario's mart process runs as a `mart_diario` run does (nice 10 and SCHED_IDLE in every
+thread, one DuckDB thread) and rebuilds back to back, a worst case (the schedule builds once a day, in
+about the build time above). What it leaves at normal priority is the PostgreSQL backend serving its COPY,
+on the same 2 cores as the send engine, the simulator and the database's own work. Sets of 5 runs
+(medians of per-run ratios) measured nice 10 alone 76 %, with SCHED_IDLE 79–82 %, and with the backend
+lowered as well (renice and SCHED_IDLE, possible only for a local server of the same OS user) 82–85 %:
+within these sets' noise, and a starved backend holding a buffer lock would stall the send engine's
+backends (priority inversion), so the backend is left alone.
 
 Peak RSS of the benchmark process: {peak_mb:.0f} MiB. Load average at start: {load_before[0]:.2f}
 (other work on the machine shares the cores).
