@@ -29,6 +29,7 @@ import psutil
 from pipelines.core.common.db import database_url
 from pipelines.core.common.migrate import migrate
 from pipelines.core.common.settings import Settings
+from pipelines.dagster_warnings import pythonwarnings
 
 ORDER = 10
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,9 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="não sobe o `worker` de envio (os envios ficam só com os runs longos do Dagster)",
     )
     p.set_defaults(func=_dev)
-
-
-_QUIET_DAGSTER_WARNING = "ignore:Handling yaml-defined logging configuration"
 
 
 def sending_banner(settings: Settings) -> list[str]:
@@ -199,9 +197,7 @@ def _dev(args: argparse.Namespace) -> int:
     env.setdefault("DISPARO_AGENDA_INGEST_INLINE", "0")  # under dev, the Dagster sensor runs API uploads
     # /metrics is off without a token: dev makes one for this session (shown in the banner)
     env["DISPARO_AGENDA_METRICS_TOKEN"] = env.get("DISPARO_AGENDA_METRICS_TOKEN") or secrets.token_urlsafe(18)
-    # A run's step process builds the instance (and its yaml log handlers, a beta feature that warns) before
-    # it imports the code location, where assets/__init__.py silences the other beta warnings we opt into.
-    env["PYTHONWARNINGS"] = ",".join(filter(None, (env.get("PYTHONWARNINGS"), _QUIET_DAGSTER_WARNING)))
+    env["PYTHONWARNINGS"] = pythonwarnings(env.get("PYTHONWARNINGS"))  # no Dagster beta-warning noise
     migrate(env["DATABASE_URL"])
     bin_dir = Path(sys.executable).parent
     cli = str(bin_dir / "disparo-agenda")
